@@ -1,0 +1,27 @@
+export {
+  classifyStatus,
+  classifyStatusCode,
+  statusName,
+  type StatusClass,
+  type StatusCodeClass,
+  type StatusFault,
+} from './classify';
+export {
+  statusOrigin,
+  isMessageTooLarge,
+  isNeverSent,
+  type StatusOrigin,
+  type StatusContext,
+  type StatusLike,
+} from './origin';
+export { GrpcResilienceError, ConfigError, CONFIG_ERROR_CODE, describeValue } from './errors';
+export {
+  integerOption,
+  numberOption,
+  booleanOption,
+  enumOption,
+  functionOption,
+  objectOption,
+  isPlainObject,
+  type NumberRange,
+} from './validate';

@@ -1,0 +1,100 @@
+import { status as Status } from '@grpc/grpc-js';
+
+/**
+ * Where a status came from:
+ * - `local`: made up by the client library without an answer from the server (its own deadline
+ *   timer, no connection established, the channel closed, a message over the size limit, a
+ *   cancellation the caller asked for). The request never reached the server's application, except
+ *   for a local deadline or cancellation, which can fire while the server is working.
+ * - `transport`: the stream or connection broke under the call (reset, dropped, refused stream);
+ *   the server never sent a gRPC status. The request may or may not have been processed.
+ * - `server`: a status the server (or a proxy speaking gRPC) returned in trailers.
+ */
+export type StatusOrigin = 'local' | 'transport' | 'server';
+
+/** What the observer of a call knows beyond the status itself. All optional. */
+export interface StatusContext {
+  /**
+   * Whether response headers arrived before the status. A grpc-js server that rejects a request
+   * answers trailers-only, so a size-limit error after headers is the client's own receive limit.
+   */
+  headersReceived?: boolean;
+  /** Whether the caller itself cancelled the call (then CANCELLED is the caller's own doing). */
+  cancelledByCaller?: boolean;
+}
+
+/** A status as grpc-js hands it over: a `StatusObject` or a `ServiceError` (both carry these). */
+export interface StatusLike {
+  code: number;
+  details?: string;
+  /** The HTTP/2 RST_STREAM code; grpc-js sets it only when the stream was reset under the call. */
+  rstCode?: number;
+}
+
+/*
+ * grpc-js gives no structured field for "made up locally", so the few of its messages relied on
+ * are matched here and nowhere else, each with a test that provokes it for real
+ * (origin.loopback.test.ts). Sources: grpc-js 1.14 src/resolving-call.ts (deadline),
+ * picker.ts / load-balancer-pick-first.ts / load-balancer-round-robin.ts (no connection),
+ * internal-channel.ts (channel closed), resolver-dns.ts (name resolution), compression-filter.ts
+ * and stream-decoder.ts (message size), call.ts (client cancel), subchannel-call.ts (resets).
+ */
+const LOCAL_DEADLINE = /^Deadline exceeded( after |$)/;
+const LOCAL_UNAVAILABLE =
+  /^(?:[a-z_]+: )?No connection established|^Channel closed before call started|^Name resolution failed|^Failed to parse/;
+const LOCAL_SEND_TOO_LARGE = /^Attempted to send message with a size larger than/;
+const RECEIVE_TOO_LARGE =
+  /^Received message (?:larger than max|that decompresses to a size larger than)/;
+const LOCAL_CANCEL = /^Cancelled on client$|^Cancelled by parent call$/;
+const TRANSPORT =
+  /^Received RST_STREAM with code|^Connection dropped$|^Stream refused by server$|^Write error:|ECONNRESET|ETIMEDOUT|EPIPE/;
+
+/** Tells where a status came from; see {@link StatusOrigin}. */
+export function statusOrigin(status: StatusLike, context?: StatusContext): StatusOrigin {
+  const details = status.details ?? '';
+  switch (status.code) {
+    case Status.OK:
+      return 'server';
+    case Status.DEADLINE_EXCEEDED:
+      // grpc-js's own server timer also says plain "Deadline exceeded", but it fires at the same
+      // instant as the client's; the client's timer is the one that ends the caller's wait.
+      return LOCAL_DEADLINE.test(details) ? 'local' : 'server';
+    case Status.CANCELLED:
+      if (context?.cancelledByCaller || LOCAL_CANCEL.test(details)) return 'local';
+      return details === 'Call cancelled' || status.rstCode !== undefined ? 'transport' : 'server';
+    case Status.UNAVAILABLE:
+      if (LOCAL_UNAVAILABLE.test(details)) return 'local';
+      break;
+    case Status.RESOURCE_EXHAUSTED:
+      if (LOCAL_SEND_TOO_LARGE.test(details)) return 'local';
+      if (RECEIVE_TOO_LARGE.test(details))
+        return context?.headersReceived === false ? 'server' : 'local';
+      break;
+  }
+  if (TRANSPORT.test(details)) return 'transport';
+  // A reset that grpc-js could not map keeps its rstCode; a real trailer never has one.
+  if (status.rstCode !== undefined && status.code !== Status.OK) return 'transport';
+  return 'server';
+}
+
+/** Whether the status says a message exceeded a size limit (a caller's error, never retried). */
+export function isMessageTooLarge(status: StatusLike): boolean {
+  const details = status.details ?? '';
+  return (
+    status.code === Status.RESOURCE_EXHAUSTED &&
+    (LOCAL_SEND_TOO_LARGE.test(details) || RECEIVE_TOO_LARGE.test(details))
+  );
+}
+
+/**
+ * Whether the request provably never reached the server's application: the client never had a
+ * connection for it, or the server refused the stream before dispatching it (gRFC A6
+ * "transparent retry" cases). Such a call is safe to retry even when it is not idempotent.
+ */
+export function isNeverSent(status: StatusLike): boolean {
+  const details = status.details ?? '';
+  if (status.code === Status.UNAVAILABLE) {
+    return LOCAL_UNAVAILABLE.test(details) || details === 'Stream refused by server';
+  }
+  return status.code === Status.RESOURCE_EXHAUSTED && LOCAL_SEND_TOO_LARGE.test(details);
+}
