@@ -25,3 +25,12 @@ export {
   isPlainObject,
   type NumberRange,
 } from './validate';
+export {
+  MethodTable,
+  resolveMethodTable,
+  serviceOf,
+  MAX_TIMEOUT_MS,
+  type MethodPolicy,
+  type MethodsConfig,
+} from './method-table';
+export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';

@@ -1,0 +1,108 @@
+import {
+  MAX_TIMEOUT_MS,
+  MethodTable,
+  booleanOption,
+  integerOption,
+  objectOption,
+  resolveMethodTable,
+  type MethodsConfig,
+} from '@grpc-resilience/status';
+
+/** Deadline used when neither the caller nor `methods` gives one (DESIGN.md: 5 s). */
+export const DEFAULT_DEADLINE_MS = 5_000;
+/** A call with less time than this left fails at once instead of being sent. */
+export const DEFAULT_MIN_BUDGET_MS = 5;
+/** Time kept back from an inherited deadline, for the answer to travel back up. */
+export const DEFAULT_PROPAGATION_MARGIN_MS = 10;
+
+/** Options of {@link createDeadlineInterceptor}. */
+export interface DeadlineOptions {
+  /**
+   * Deadline in ms for calls that bring none and whose method has no `timeoutMs`. Default 5000.
+   * grpc-js equivalent: service config `methodConfig[].timeout` (which grpc-js misparses for
+   * fractional seconds: "0.5s" becomes 5 ns).
+   */
+  defaultMs?: number;
+  /**
+   * A call with less than this many ms left fails at once with DEADLINE_EXCEEDED and is not
+   * sent. Default 5; 0 turns the check off except for a deadline already passed.
+   */
+  minBudgetMs?: number;
+  /** Per-method `timeoutMs`, keyed by `/pkg.Service/Method` or `pkg.Service`. */
+  methods?: MethodsConfig | MethodTable;
+  /**
+   * Calls made while a server handler runs inherit the incoming call's deadline (minus
+   * `propagationMarginMs`) and cancellation. Default true. grpc-js equivalent: passing `parent`
+   * and `propagate_flags` by hand on every call.
+   */
+  propagate?: boolean;
+  /** Milliseconds kept back from an inherited deadline. Default 10. */
+  propagationMarginMs?: number;
+}
+
+export interface ResolvedDeadlineOptions {
+  readonly defaultMs: number;
+  readonly minBudgetMs: number;
+  readonly methods: MethodTable;
+  readonly propagate: boolean;
+  readonly propagationMarginMs: number;
+}
+
+const KEYS = ['defaultMs', 'minBudgetMs', 'methods', 'propagate', 'propagationMarginMs'] as const;
+
+/** Validates and defaults {@link DeadlineOptions}; throws `ConfigError` naming the option. */
+export function resolveDeadlineOptions(
+  options: DeadlineOptions | undefined,
+  path = 'deadline',
+): ResolvedDeadlineOptions {
+  const input = objectOption(path, options, KEYS);
+  return Object.freeze({
+    defaultMs: integerOption(`${path}.defaultMs`, input.defaultMs, DEFAULT_DEADLINE_MS, {
+      min: 1,
+      max: MAX_TIMEOUT_MS,
+    }),
+    minBudgetMs: integerOption(`${path}.minBudgetMs`, input.minBudgetMs, DEFAULT_MIN_BUDGET_MS, {
+      min: 0,
+      max: 60_000,
+    }),
+    methods:
+      input.methods instanceof MethodTable
+        ? input.methods
+        : resolveMethodTable(input.methods, `${path}.methods`),
+    propagate: booleanOption(`${path}.propagate`, input.propagate, true),
+    propagationMarginMs: integerOption(
+      `${path}.propagationMarginMs`,
+      input.propagationMarginMs,
+      DEFAULT_PROPAGATION_MARGIN_MS,
+      { min: 0, max: 60_000 },
+    ),
+  });
+}
+
+/** Options of {@link createServerContextInterceptor}. */
+export interface ServerContextOptions {
+  /**
+   * A request arriving with less than this many ms left is answered DEADLINE_EXCEEDED without
+   * running the handler. Default 5; 0 turns it off.
+   */
+  minBudgetMs?: number;
+}
+
+export function resolveServerContextOptions(
+  options: ServerContextOptions | undefined,
+  path = 'deadline',
+): Readonly<Required<ServerContextOptions>> {
+  const input = objectOption(path, options, ['minBudgetMs']);
+  return Object.freeze({
+    minBudgetMs: integerOption(`${path}.minBudgetMs`, input.minBudgetMs, DEFAULT_MIN_BUDGET_MS, {
+      min: 0,
+      max: 60_000,
+    }),
+  });
+}
+
+/** grpc-js's `Deadline` (Date or ms epoch) as ms epoch; undefined or Infinity when none. */
+export function deadlineToMs(deadline: Date | number | undefined): number | undefined {
+  if (deadline === undefined) return undefined;
+  return deadline instanceof Date ? deadline.getTime() : deadline;
+}
