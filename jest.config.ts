@@ -9,8 +9,6 @@ const config: Config = {
   moduleNameMapper: { '^@grpc-resilience/([a-z-]+)$': '<rootDir>/packages/$1/src' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.base.json' }] },
   testTimeout: 20_000,
-  // Every test closes what it opened; this makes jest name any timer or socket left behind.
-  detectOpenHandles: true,
   // Two cores: one worker leaves the other for the servers the tests start in-process.
   maxWorkers: 2,
 };
