@@ -128,11 +128,17 @@ describe('chaos proxy', () => {
 
   it('closes a connection after N bytes: the response after a side effect is lost', async () => {
     await callUnary(client, 'GetItem', {}, { timeoutMs: 2000 }); // settle the HTTP/2 handshake
-    proxy.closeAfterBytes(1); // the next byte from the server resets the connection
+    proxy.closeAfterBytes(1, 'downstream', 1); // the next byte from the server resets, once
     const outcome = await callUnary(client, 'Charge', { account: 'a' }, { timeoutMs: 2000 });
     expect(outcome.status.code).toBe(Status.UNAVAILABLE);
     expect(backend.counters.sideEffects).toBe(1);
-    proxy.closeAfterBytes(undefined);
+    const again = await callUnary(
+      client,
+      'Charge',
+      { account: 'a' },
+      { timeoutMs: 2000, metadata: new Metadata({ waitForReady: true }) },
+    );
+    expect(again.status.code).toBe(Status.OK); // the limit turned itself off
   });
 
   it('cuts a server stream mid-way with a byte limit', async () => {

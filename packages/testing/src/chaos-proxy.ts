@@ -33,8 +33,9 @@ export interface ChaosProxy {
    * Reset each connection once it has carried `bytes` in `direction` (default `downstream`,
    * server to client), counted from now for open connections and from the start for new ones:
    * e.g. 1 to lose the next response after the server did the work. `undefined` turns it off.
+   * `times` (default unlimited): how many connections to reset before turning itself off.
    */
-  closeAfterBytes(bytes: number | undefined, direction?: ByteDirection): void;
+  closeAfterBytes(bytes: number | undefined, direction?: ByteDirection, times?: number): void;
   /** Forward to another address from now on (new connections). */
   setTarget(address: string): void;
   /** Stops listening and destroys every connection. */
@@ -55,7 +56,7 @@ export async function startChaosProxy(
 ): Promise<ChaosProxy> {
   let mode: ChaosMode = 'pass';
   let latencyMs = 0;
-  let limit: { bytes: number; direction: ByteDirection } | undefined;
+  let limit: { bytes: number; direction: ByteDirection; times: number } | undefined;
   let [targetHost, targetPort] = splitAddress(target);
   let accepted = 0;
   const links = new Set<Link>();
@@ -82,7 +83,10 @@ export async function startChaosProxy(
     from.on('data', (chunk: Buffer) => {
       if (upstream) link.up += chunk.length;
       else link.down += chunk.length;
-      if (overLimit(link)) return resetLink(link);
+      if (overLimit(link)) {
+        if (--limit!.times <= 0) limit = undefined;
+        return resetLink(link);
+      }
       const write = () => {
         if (!to.destroyed && !to.write(chunk)) {
           from.pause();
@@ -165,8 +169,8 @@ export async function startChaosProxy(
     setLatency(ms) {
       latencyMs = ms;
     },
-    closeAfterBytes(bytes, direction = 'downstream') {
-      limit = bytes === undefined ? undefined : { bytes, direction };
+    closeAfterBytes(bytes, direction = 'downstream', times = Infinity) {
+      limit = bytes === undefined ? undefined : { bytes, direction, times };
       for (const link of links) link.up = link.down = 0;
     },
     setTarget(address) {
