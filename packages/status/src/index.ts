@@ -29,6 +29,7 @@ export {
   MethodTable,
   resolveMethodTable,
   serviceOf,
+  methodsFromService,
   MAX_TIMEOUT_MS,
   type MethodPolicy,
   type MethodsConfig,
