@@ -1,0 +1,20 @@
+export { createRetryInterceptor } from './retry-interceptor';
+export { RetryingCall, ATTEMPTS_METADATA_KEY } from './retrying-call';
+export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
+export { backoffDelayMs, parsePushback, PUSHBACK_METADATA_KEY } from './backoff';
+export {
+  decideRetry,
+  isRetryableStatus,
+  type RetryDecision,
+  type AttemptFacts,
+} from './retry-policy';
+export { assertNoNativeRetries } from './native-retries';
+export {
+  resolveRetryOptions,
+  DEFAULT_RETRYABLE_CODES,
+  type RetryOptions,
+  type ResolvedRetryOptions,
+  type RetryEvent,
+  type GiveUpEvent,
+  type GiveUpReason,
+} from './options';

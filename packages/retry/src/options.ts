@@ -1,0 +1,212 @@
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import {
+  ConfigError,
+  MethodTable,
+  booleanOption,
+  functionOption,
+  integerOption,
+  numberOption,
+  objectOption,
+  resolveMethodTable,
+  type MethodsConfig,
+} from '@grpc-resilience/status';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget';
+
+/** Why the layer stopped retrying a failed call. */
+export type GiveUpReason =
+  | 'non-retryable'
+  | 'not-idempotent'
+  | 'max-attempts'
+  | 'budget'
+  | 'deadline'
+  | 'pushback'
+  | 'committed'
+  | 'cancelled';
+
+/** A retry about to happen. */
+export interface RetryEvent {
+  method: string;
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  /** How long the layer waits before the next attempt. */
+  delayMs: number;
+  status: StatusObject;
+}
+
+/** A failed call the layer did not retry (further). */
+export interface GiveUpEvent {
+  method: string;
+  /** Attempts made in all. */
+  attempts: number;
+  reason: GiveUpReason;
+  status: StatusObject;
+}
+
+/** Options of {@link createRetryInterceptor}. */
+export interface RetryOptions {
+  /** Attempts in all, the first included. Default 3, from 1 to 10. grpc-js: `retryPolicy.maxAttempts` (capped at 5). */
+  maxAttempts?: number;
+  /** Ceiling of the first retry's delay (full jitter), ms. Default 100. grpc-js: `initialBackoff`. */
+  initialBackoffMs?: number;
+  /** Largest delay ceiling, ms. Default 2000. grpc-js: `maxBackoff`. */
+  maxBackoffMs?: number;
+  /** Growth of the ceiling per retry. Default 2. grpc-js: `backoffMultiplier`. */
+  multiplier?: number;
+  /**
+   * Codes worth retrying. Default UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED (the status package's
+   * table). Transport failures (a reset stream's CANCELLED or INTERNAL) and never-sent requests
+   * are retried as well; a local DEADLINE_EXCEEDED, a message over the size limit and the caller's
+   * own cancellation never are. grpc-js: `retryableStatusCodes`.
+   */
+  retryableCodes?: readonly Status[];
+  /** Retry budget, or false to turn it off. Default `{ ratio: 0.2, minPerSecond: 10 }`. */
+  budget?: false | RetryBudgetOptions | RetryBudget;
+  /**
+   * Which methods are idempotent: `{ '/pkg.Svc/Method' | 'pkg.Svc': { idempotent: true } }`.
+   * Build it from a generated client with `methodsFromService(Client.service)`.
+   */
+  methods?: MethodsConfig | MethodTable;
+  /**
+   * The servers deduplicate by idempotency key (`createDedupInterceptor`), so a non-idempotent
+   * call that carries a key may be retried. Default false.
+   */
+  serverDeduplicates?: boolean;
+  /** Metadata key of the idempotency key. Default `idempotency-key`. */
+  idempotencyKeyHeader?: string;
+  /** Client and bidi streams: request bytes kept for replay; past it the call commits. Default 1 MiB. */
+  maxBufferBytes?: number;
+  /** Called before each retry. */
+  onRetry?: (event: RetryEvent) => void;
+  /** Called when a failed call is not retried further. */
+  onGiveUp?: (event: GiveUpEvent) => void;
+  /** Random in [0, 1), injectable for tests. Default `Math.random`. */
+  random?: () => number;
+  /** Clock (ms epoch) for deadline checks, injectable. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface ResolvedRetryOptions {
+  readonly maxAttempts: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly multiplier: number;
+  readonly retryableCodes: ReadonlySet<Status>;
+  readonly budget: RetryBudget | undefined;
+  readonly methods: MethodTable;
+  readonly serverDeduplicates: boolean;
+  readonly idempotencyKeyHeader: string;
+  readonly maxBufferBytes: number;
+  readonly onRetry: ((event: RetryEvent) => void) | undefined;
+  readonly onGiveUp: ((event: GiveUpEvent) => void) | undefined;
+  readonly random: () => number;
+  readonly now: () => number;
+}
+
+export const DEFAULT_RETRYABLE_CODES: readonly Status[] = Object.freeze([
+  Status.UNAVAILABLE,
+  Status.RESOURCE_EXHAUSTED,
+  Status.ABORTED,
+]);
+
+const KEYS = [
+  'maxAttempts',
+  'initialBackoffMs',
+  'maxBackoffMs',
+  'multiplier',
+  'retryableCodes',
+  'budget',
+  'methods',
+  'serverDeduplicates',
+  'idempotencyKeyHeader',
+  'maxBufferBytes',
+  'onRetry',
+  'onGiveUp',
+  'random',
+  'now',
+] as const;
+
+/** Validates and defaults {@link RetryOptions}; throws `ConfigError` naming the option. */
+export function resolveRetryOptions(
+  options: RetryOptions | undefined,
+  path = 'retry',
+): ResolvedRetryOptions {
+  const input = objectOption(path, options, KEYS);
+  const initialBackoffMs = integerOption(`${path}.initialBackoffMs`, input.initialBackoffMs, 100, {
+    min: 0,
+    max: 60_000,
+  });
+  const maxBackoffMs = integerOption(`${path}.maxBackoffMs`, input.maxBackoffMs, 2000, {
+    min: 0,
+    max: 600_000,
+  });
+  if (maxBackoffMs < initialBackoffMs) {
+    throw new ConfigError(
+      `${path}.maxBackoffMs`,
+      `must not be below initialBackoffMs (${initialBackoffMs})`,
+      maxBackoffMs,
+    );
+  }
+  const header = input.idempotencyKeyHeader ?? 'idempotency-key';
+  if (typeof header !== 'string' || !/^[a-z0-9_.-]+$/.test(header) || header.endsWith('-bin')) {
+    throw new ConfigError(
+      `${path}.idempotencyKeyHeader`,
+      'must be a lower-case ASCII metadata key',
+      header,
+    );
+  }
+  return Object.freeze({
+    maxAttempts: integerOption(`${path}.maxAttempts`, input.maxAttempts, 3, { min: 1, max: 10 }),
+    initialBackoffMs,
+    maxBackoffMs,
+    multiplier: numberOption(`${path}.multiplier`, input.multiplier, 2, { min: 1, max: 10 }),
+    retryableCodes: resolveCodes(`${path}.retryableCodes`, input.retryableCodes),
+    budget: resolveBudget(`${path}.budget`, input.budget),
+    methods:
+      input.methods instanceof MethodTable
+        ? input.methods
+        : resolveMethodTable(input.methods, `${path}.methods`),
+    serverDeduplicates: booleanOption(
+      `${path}.serverDeduplicates`,
+      input.serverDeduplicates,
+      false,
+    ),
+    idempotencyKeyHeader: header,
+    maxBufferBytes: integerOption(`${path}.maxBufferBytes`, input.maxBufferBytes, 1 << 20, {
+      min: 0,
+      max: 1 << 30,
+    }),
+    onRetry:
+      input.onRetry === undefined
+        ? undefined
+        : functionOption(`${path}.onRetry`, input.onRetry, () => undefined),
+    onGiveUp:
+      input.onGiveUp === undefined
+        ? undefined
+        : functionOption(`${path}.onGiveUp`, input.onGiveUp, () => undefined),
+    random: functionOption(`${path}.random`, input.random, Math.random),
+    now: functionOption(`${path}.now`, input.now, Date.now),
+  });
+}
+
+function resolveCodes(path: string, value: unknown): ReadonlySet<Status> {
+  if (value === undefined) return new Set(DEFAULT_RETRYABLE_CODES);
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ConfigError(path, 'must be a non-empty array of status codes', value);
+  }
+  for (const code of value) {
+    if (!Number.isInteger(code) || code < 1 || code > 16) {
+      throw new ConfigError(
+        path,
+        'must hold status codes from 1 to 16 (OK is never retried)',
+        code,
+      );
+    }
+  }
+  return new Set(value as Status[]);
+}
+
+function resolveBudget(path: string, value: unknown): RetryBudget | undefined {
+  if (value === false) return undefined;
+  if (value instanceof RetryBudget) return value;
+  return new RetryBudget((value ?? {}) as RetryBudgetOptions, path);
+}

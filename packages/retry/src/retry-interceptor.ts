@@ -1,0 +1,28 @@
+import type { InterceptingCall, Interceptor } from '@grpc/grpc-js';
+import { resolveRetryOptions, type RetryOptions } from './options';
+import { RetryingCall } from './retrying-call';
+
+/**
+ * A grpc-js client interceptor that retries failed calls when that can succeed and is safe:
+ * only retryable statuses; only idempotent methods, requests that never reached the server, or
+ * keyed calls to deduplicating servers; at most `maxAttempts`; full-jitter exponential backoff or
+ * the server's pushback; never sleeping past the deadline; within a retry budget; streams only
+ * until committed. Put it inside the deadline interceptor, so that one deadline covers every
+ * attempt, and keep grpc-js's own `retryPolicy` out of the service config.
+ */
+export function createRetryInterceptor(options?: RetryOptions): Interceptor {
+  const resolved = resolveRetryOptions(options);
+  if (resolved.maxAttempts === 1)
+    return (callOptions, nextCall) => nextCall(callOptions) as InterceptingCall;
+  return (callOptions, nextCall) => {
+    const idempotent =
+      resolved.methods.lookup(callOptions.method_definition.path)?.idempotent ?? false;
+    // grpc-js uses only the interface of what an interceptor returns (see deadline-interceptor).
+    return new RetryingCall(
+      callOptions,
+      nextCall,
+      resolved,
+      idempotent,
+    ) as unknown as InterceptingCall;
+  };
+}

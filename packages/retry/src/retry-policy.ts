@@ -1,0 +1,67 @@
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import { classifyStatus, isMessageTooLarge, type StatusClass } from '@grpc-resilience/status';
+import { backoffDelayMs, parsePushback } from './backoff';
+import type { GiveUpReason, ResolvedRetryOptions } from './options';
+
+/** What to do after a failed attempt. */
+export type RetryDecision =
+  { retry: true; delayMs: number } | { retry: false; reason: GiveUpReason };
+
+/** What the policy needs to know about the call besides its last status. */
+export interface AttemptFacts {
+  /** Attempts made so far (1 after the first). */
+  attempts: number;
+  idempotent: boolean;
+  /** The call carries an idempotency key. */
+  keyed: boolean;
+  /** Absolute deadline, ms epoch (Infinity when none). */
+  deadline: number;
+}
+
+/** Whether a status is worth retrying at all, before asking whether it is safe. */
+export function isRetryableStatus(
+  status: StatusObject,
+  cls: StatusClass,
+  retryableCodes: ReadonlySet<Status>,
+): boolean {
+  // The overall deadline is final; a message over a size limit would be refused again, wherever
+  // the limit was; the caller's own cancellation is the caller's wish.
+  if (cls.code === Status.DEADLINE_EXCEEDED && cls.origin === 'local') return false;
+  if (isMessageTooLarge(status)) return false;
+  if (cls.fault === 'caller' && cls.origin === 'local') return false;
+  if (cls.neverSent) return true;
+  if (cls.origin === 'transport' && cls.retryableIfIdempotent) return true;
+  return retryableCodes.has(cls.code);
+}
+
+/**
+ * Decides whether a failed attempt is retried, and after how long. Order matters only for the
+ * reason reported: what can never succeed, what is unsafe, then what is spent.
+ */
+export function decideRetry(
+  status: StatusObject,
+  facts: AttemptFacts,
+  options: ResolvedRetryOptions,
+): RetryDecision {
+  const cls = classifyStatus(status, { headersReceived: false });
+  if (!isRetryableStatus(status, cls, options.retryableCodes))
+    return { retry: false, reason: 'non-retryable' };
+  const safe = facts.idempotent || cls.neverSent || (facts.keyed && options.serverDeduplicates);
+  if (!safe) return { retry: false, reason: 'not-idempotent' };
+  if (facts.attempts >= options.maxAttempts) return { retry: false, reason: 'max-attempts' };
+  const pushback = parsePushback(status.metadata);
+  if (pushback === 'stop') return { retry: false, reason: 'pushback' };
+  const delayMs =
+    pushback ??
+    backoffDelayMs(
+      facts.attempts,
+      options.initialBackoffMs,
+      options.maxBackoffMs,
+      options.multiplier,
+      options.random,
+    );
+  // Never sleep past the deadline: give up now with the real status instead.
+  if (options.now() + delayMs >= facts.deadline) return { retry: false, reason: 'deadline' };
+  if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
+  return { retry: true, delayMs };
+}
