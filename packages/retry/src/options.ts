@@ -21,7 +21,8 @@ export type GiveUpReason =
   | 'deadline'
   | 'pushback'
   | 'committed'
-  | 'cancelled';
+  | 'circuit-open'
+  | 'bulkhead';
 
 /** A retry about to happen. */
 export interface RetryEvent {

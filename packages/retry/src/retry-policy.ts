@@ -1,5 +1,10 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
-import { classifyStatus, isMessageTooLarge, type StatusClass } from '@grpc-resilience/status';
+import {
+  REASON_METADATA_KEY,
+  classifyStatus,
+  isMessageTooLarge,
+  type StatusClass,
+} from '@grpc-resilience/status';
 import { backoffDelayMs, parsePushback } from './backoff';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
 
@@ -43,6 +48,10 @@ export function decideRetry(
   facts: AttemptFacts,
   options: ResolvedRetryOptions,
 ): RetryDecision {
+  // The layer's own refusals (an open circuit, a full bulkhead) would refuse a retry too.
+  const refusal = status.metadata?.get(REASON_METADATA_KEY)[0];
+  if (refusal === 'circuit-open' || refusal === 'bulkhead')
+    return { retry: false, reason: refusal };
   const cls = classifyStatus(status, { headersReceived: false });
   if (!isRetryableStatus(status, cls, options.retryableCodes))
     return { retry: false, reason: 'non-retryable' };

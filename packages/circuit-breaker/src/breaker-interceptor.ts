@@ -1,0 +1,111 @@
+import {
+  InterceptingCall,
+  status as Status,
+  type Interceptor,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { classifyStatus, rejectedCall } from '@grpc-resilience/status';
+import { CircuitBreaker, type BreakerState, type BreakerStateChange } from './circuit-breaker';
+import { resolveCircuitBreakerOptions, type CircuitBreakerOptions } from './options';
+
+/** A breaker interceptor, with its circuits readable and observable. */
+export interface CircuitBreakerInterceptor {
+  readonly interceptor: Interceptor;
+  /** The state of the circuit for `method` (any method with target scope). */
+  stateOf(method?: string): BreakerState;
+  /** Subscribes to every circuit's state changes; `dispose()` unsubscribes. */
+  onStateChange(listener: (change: BreakerStateChange) => void): { dispose(): void };
+  /** Calls in flight (what the bulkhead counts). */
+  readonly inFlight: number;
+}
+
+/**
+ * A client interceptor that stops calling a sick target: only failures that the status package
+ * counts against the server (UNAVAILABLE, INTERNAL, a reset…) count; the caller's own errors
+ * and cancellations never do. While open, calls fail at once with UNAVAILABLE, details
+ * `circuit open for <name>`, trailer `grpc-resilience-reason: circuit-open`, and nothing is sent.
+ * Put it inside the retry interceptor: each attempt counts, and retries stop at an open circuit.
+ */
+export function createCircuitBreakerInterceptor(
+  options?: CircuitBreakerOptions,
+): CircuitBreakerInterceptor {
+  const resolved = resolveCircuitBreakerOptions(options);
+  const circuits = new Map<string, CircuitBreaker>();
+  const listeners = new Set<(change: BreakerStateChange) => void>();
+  const targetCircuit = newCircuit(resolved.target);
+  let inFlight = 0;
+
+  function newCircuit(name: string): CircuitBreaker {
+    const circuit = new CircuitBreaker(name, resolved);
+    circuit.onStateChange((change) => listeners.forEach((listener) => listener(change)));
+    return circuit;
+  }
+
+  function circuitFor(method: string): CircuitBreaker {
+    if (resolved.scope === 'target') return targetCircuit;
+    let circuit = circuits.get(method);
+    if (!circuit) circuits.set(method, (circuit = newCircuit(`${resolved.target} ${method}`)));
+    return circuit;
+  }
+
+  const interceptor: Interceptor = (callOptions, nextCall) => {
+    const circuit = circuitFor(callOptions.method_definition.path);
+    const admission = circuit.admit();
+    if (admission === 'reject') {
+      return rejectedCall(Status.UNAVAILABLE, `circuit open for ${circuit.name}`, 'circuit-open');
+    }
+    const probe = admission === 'probe';
+    if (resolved.maxConcurrent !== undefined && inFlight >= resolved.maxConcurrent) {
+      if (probe) circuit.onNeutral(true);
+      return rejectedCall(
+        Status.RESOURCE_EXHAUSTED,
+        `bulkhead full for ${resolved.target}: ${inFlight} calls in flight, at most ${resolved.maxConcurrent}`,
+        'bulkhead',
+      );
+    }
+    inFlight++;
+    let cancelledByCaller = false;
+    const call = nextCall(callOptions) as InterceptingCall;
+    return new InterceptingCall(call, {
+      start(metadata, _listener, next) {
+        next(metadata, {
+          onReceiveStatus(status: StatusObject, nextStatus) {
+            inFlight--;
+            record(circuit, probe, status, cancelledByCaller);
+            nextStatus(status);
+          },
+        });
+      },
+      cancel(next) {
+        cancelledByCaller = true;
+        next();
+      },
+    });
+  };
+
+  return {
+    interceptor,
+    stateOf: (method) => (method === undefined ? targetCircuit : circuitFor(method)).currentState,
+    onStateChange(listener) {
+      listeners.add(listener);
+      return { dispose: () => void listeners.delete(listener) };
+    },
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}
+
+function record(
+  circuit: CircuitBreaker,
+  probe: boolean,
+  status: StatusObject,
+  cancelledByCaller: boolean,
+): void {
+  if (status.code === Status.OK) return circuit.onSuccess(probe);
+  const cls = classifyStatus(status, { cancelledByCaller });
+  if (cls.breakerFailure) return circuit.onFailure(probe);
+  // A caller's error still proves the server answered: for a probe, that is recovery.
+  if (probe && cls.origin === 'server') return circuit.onSuccess(true);
+  circuit.onNeutral(probe);
+}
