@@ -36,3 +36,8 @@ export {
   type TestCallOptions,
 } from './calls';
 export { waitUntil } from './wait-until';
+export {
+  startPingEnforcingServer,
+  type PingEnforcingServer,
+  type PingEnforcingServerOptions,
+} from './ping-enforcing-server';
