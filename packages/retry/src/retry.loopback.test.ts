@@ -1,3 +1,4 @@
+import * as http2 from 'node:http2';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { createDeadlineInterceptor } from '@grpc-resilience/deadline';
 import {
@@ -5,7 +6,7 @@ import {
   createIdempotencyKeyInterceptor,
   REPLAYED_METADATA_KEY,
 } from '@grpc-resilience/idempotency';
-import { methodsFromService } from '@grpc-resilience/status';
+import { classifyStatus, methodsFromService } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callBidi,
@@ -313,4 +314,31 @@ it('a dead backend (connection refused): even a non-idempotent call is retried, 
   expect(outcome.status.code).toBe(Status.UNAVAILABLE);
   expect(retries).toEqual([1, 2]);
   expect(giveUps[0]).toMatchObject({ reason: 'max-attempts', attempts: 3 });
+});
+
+it('a unary call reset after its response headers is still retried when idempotent (nothing reached the caller)', async () => {
+  let streams = 0;
+  const raw = http2.createServer();
+  raw.on('stream', (stream) => {
+    streams++;
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 5);
+  });
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (raw.address() as { port: number }).port;
+    const outcome = await callUnary(resilient({}, `127.0.0.1:${port}`), 'GetItem', {});
+    // grpc-js reports such a reset as INTERNAL "Received RST_STREAM…" or CANCELLED "Call cancelled".
+    expect(classifyStatus(outcome.status).origin).toBe('transport');
+    expect(outcome.headers).toBeDefined(); // the last attempt's headers still reach the caller
+    expect(streams).toBe(3);
+    expect(giveUps[0]).toMatchObject({ reason: 'max-attempts', attempts: 3 });
+    const charge = await callUnary(resilient({}, `127.0.0.1:${port}`), 'Charge', {});
+    expect(classifyStatus(charge.status).origin).toBe('transport');
+    expect(streams).toBe(4); // not idempotent: never twice
+  } finally {
+    for (const client of clients.splice(0)) client.close(); // the server's close waits for them
+    await new Promise((resolve) => raw.close(resolve));
+  }
 });

@@ -39,9 +39,10 @@ class AttemptListener implements InterceptingListener {
 /**
  * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level).
  * Until the call commits, it keeps the request messages and, after a retryable failure, starts a
- * new attempt that replays them in order. It commits on the first response header or message
- * (any response has begun, so a retry could duplicate it) or when the replay buffer overflows;
- * after that, an error is final. The success path forwards everything as it comes.
+ * new attempt that replays them in order. A streaming response commits on its first header or
+ * message (the caller has seen part of it, so a retry could duplicate it), any call when the
+ * replay buffer overflows; after that, an error is final. A single response (unary, client
+ * stream) is held, headers included, until its status, so it never commits before the end.
  */
 export class RetryingCall implements InterceptingCallInterface {
   private attempt: InterceptingCallInterface | undefined;
@@ -53,7 +54,8 @@ export class RetryingCall implements InterceptingCallInterface {
   private bufferBytes = 0;
   private halfClosed = false;
   private readPending = false;
-  /** A single-response call's response, held until its status says whether it stands. */
+  /** A single-response call's headers and response, held until its status says they stand. */
+  private headers: Metadata | undefined;
   private response: unknown = NO_RESPONSE;
   private committed = false;
   private finished = false;
@@ -189,6 +191,12 @@ export class RetryingCall implements InterceptingCallInterface {
   /** @internal */
   onMetadata(attempt: InterceptingCallInterface, metadata: Metadata): void {
     if (attempt !== this.attempt || this.finished) return;
+    if (!this.callOptions.method_definition.responseStream) {
+      // Nothing reaches the caller before the status, so a retry stays invisible: a server
+      // killed between its headers and its trailers is retried like one killed before.
+      this.headers = metadata;
+      return;
+    }
     this.commit();
     this.listener.onReceiveMetadata?.(metadata);
   }
@@ -226,6 +234,7 @@ export class RetryingCall implements InterceptingCallInterface {
     if (!decision.retry) return this.giveUp(method, status, decision.reason);
     this.options.onRetry?.({ method, attempt: this.attempts, delayMs: decision.delayMs, status });
     this.attempt = undefined;
+    this.headers = undefined;
     this.response = NO_RESPONSE;
     this.pendingRelease?.();
     this.pendingRelease = undefined;
@@ -247,6 +256,7 @@ export class RetryingCall implements InterceptingCallInterface {
     if (this.finished) return;
     this.finished = true;
     if (this.attempts > 1) status.metadata.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
+    if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
     if (this.response !== NO_RESPONSE) {
       this.readPending = false;
       this.listener.onReceiveMessage?.(this.response);
