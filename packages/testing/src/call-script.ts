@@ -21,8 +21,13 @@ export class CallScript {
   cancelled = false;
   private readonly waiters = new Set<() => void>();
 
-  constructor(call: AnyServerCall, method: string, counters: BackendCounters) {
-    this.behaviour = readBehaviour(call.metadata);
+  constructor(
+    call: AnyServerCall,
+    method: string,
+    counters: BackendCounters,
+    defaults: Behaviour = {},
+  ) {
+    this.behaviour = withDefaults(readBehaviour(call.metadata), defaults);
     this.attempt = counters.recordCall(
       method,
       call.metadata,
@@ -81,4 +86,14 @@ function remainingMs(call: AnyServerCall): number {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   return at === Infinity ? Infinity : at - Date.now();
+}
+
+/** The call's own behaviour, with the backend's defaults for whatever the call leaves unset. */
+function withDefaults(own: Behaviour, defaults: Behaviour): Behaviour {
+  const merged = { ...defaults };
+  for (const key of Object.keys(own) as (keyof Behaviour)[]) {
+    if (own[key] !== undefined && own[key] !== false)
+      (merged as Record<string, unknown>)[key] = own[key];
+  }
+  return merged;
 }

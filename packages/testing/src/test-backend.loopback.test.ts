@@ -190,6 +190,16 @@ describe('test backend', () => {
     expect(backend.counters.records).toHaveLength(0);
   });
 
+  it("a default behaviour applies to every call, and a call's own metadata wins", async () => {
+    backend.behaviour = { failCode: Status.UNAVAILABLE };
+    expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.UNAVAILABLE);
+    expect(
+      (await callUnary(client, 'GetItem', {}, meta({ failCode: Status.NOT_FOUND }))).status.code,
+    ).toBe(Status.NOT_FOUND);
+    backend.behaviour = {};
+    expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.OK);
+  });
+
   it('restarts on the same port after a kill', async () => {
     const { port } = backend;
     backend.kill();

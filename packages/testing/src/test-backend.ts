@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { BackendCounters } from './backend-counters';
+import type { Behaviour } from './behaviour';
 import { createTestHandlers } from './test-handlers';
 import { testServiceDefinition } from './test-service';
 
@@ -11,6 +12,8 @@ export interface TestBackendOptions {
   port?: number;
   /** Options for the grpc-js `Server` (keepalive, connection age, interceptors, size limits). */
   serverOptions?: grpc.ServerOptions;
+  /** The backend's default behaviour (see `TestBackend.behaviour`). Default `{}`. */
+  behaviour?: Behaviour;
   /** Extra services to add beside the test service. */
   services?: {
     definition: grpc.ServiceDefinition;
@@ -27,6 +30,11 @@ export interface TestBackend {
   readonly server: grpc.Server;
   /** What the handlers saw. */
   readonly counters: BackendCounters;
+  /**
+   * What every call does unless its own metadata says otherwise: set `{ failCode: 14 }` for a
+   * backend that is up but failing, `{ delayMs: 200 }` for a slow one, `{}` to heal it.
+   */
+  behaviour: Behaviour;
   /** Like a crash: every connection and call is dropped at once (`forceShutdown`). */
   kill(): void;
   /** Graceful: stop accepting, let calls finish for up to `graceMs` (default 1000), then force. */
@@ -38,7 +46,11 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
   const name = options.name ?? 'backend';
   const counters = new BackendCounters();
   const server = new grpc.Server(options.serverOptions);
-  server.addService(testServiceDefinition(), createTestHandlers(name, counters));
+  const backend = { behaviour: options.behaviour ?? {} };
+  server.addService(
+    testServiceDefinition(),
+    createTestHandlers(name, counters, () => backend.behaviour),
+  );
   for (const service of options.services ?? []) {
     server.addService(service.definition, service.implementation);
   }
@@ -49,7 +61,7 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
       (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
     ),
   );
-  return {
+  return Object.assign(backend, {
     name,
     address: `127.0.0.1:${port}`,
     port,
@@ -57,7 +69,7 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
     counters,
     kill: () => server.forceShutdown(),
     shutdown: (graceMs = 1000) => shutdownServer(server, graceMs),
-  };
+  });
 }
 
 /** `tryShutdown`, forced after `graceMs`; resolves when the server is down either way. */

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { BackendCounters } from './backend-counters';
+import type { Behaviour } from './behaviour';
 import { CallScript, type AnyServerCall } from './call-script';
 
 interface ItemRequest {
@@ -14,8 +15,10 @@ interface ItemRequest {
 export function createTestHandlers(
   backendName: string,
   counters: BackendCounters,
+  defaults: () => Behaviour = () => ({}),
 ): grpc.UntypedServiceImplementation {
-  const script = (call: AnyServerCall, method: string) => new CallScript(call, method, counters);
+  const script = (call: AnyServerCall, method: string) =>
+    new CallScript(call, method, counters, defaults());
 
   function unary(
     method: string,
