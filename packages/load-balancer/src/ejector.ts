@@ -1,0 +1,123 @@
+import { classifyStatus, type StatusLike } from '@grpc-resilience/status';
+
+/** How endpoints are ejected. */
+export interface EjectionConfig {
+  /** Eject after this many server-side failures in a row. Default 5. */
+  consecutiveFailures: number;
+  /** First ejection lasts about this long (jittered ±20%), ms. Default 1000. */
+  baseEjectionMs: number;
+  /** Each ejection in a row doubles the time, up to this, ms. Default 30000. */
+  maxEjectionMs: number;
+  /** At most this share of endpoints is ejected at once, and never all. Default 0.5. */
+  maxEjectedShare: number;
+}
+
+export const DEFAULT_EJECTION: Readonly<EjectionConfig> = Object.freeze({
+  consecutiveFailures: 5,
+  baseEjectionMs: 1000,
+  maxEjectionMs: 30_000,
+  maxEjectedShare: 0.5,
+});
+
+interface EndpointHealth {
+  failures: number;
+  /** Ejections in a row, for the growing period. */
+  ejections: number;
+  /** Ejected until this time (0: not ejected). */
+  ejectedUntil: number;
+  /** A probe is in flight: everything else still avoids this endpoint. */
+  probing: boolean;
+}
+
+/**
+ * Consecutive-failure ejection per endpoint (as Linkerd and Finagle do), for the 2-4 replica
+ * services that gRPC's outlier_detection leaves alone (it needs 5+ hosts and a 10 s interval).
+ * Failures are what the status package counts against a server; an ejected endpoint gets one
+ * probe when its time is up: success readmits it, failure ejects it again for longer.
+ */
+export class Ejector {
+  private readonly health = new Map<string, EndpointHealth>();
+  private endpoints = 0;
+  config: EjectionConfig = DEFAULT_EJECTION;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The current endpoints (their addresses); forgets the others. */
+  setEndpoints(addresses: Iterable<string>): void {
+    const current = new Set(addresses);
+    for (const address of this.health.keys())
+      if (!current.has(address)) this.health.delete(address);
+    this.endpoints = current.size;
+  }
+
+  /** Whether a pick may use this endpoint; grants the probe of an endpoint whose time is up. */
+  admit(address: string): boolean {
+    const entry = this.health.get(address);
+    if (!entry || entry.ejectedUntil === 0) return true;
+    if (entry.probing || this.now() < entry.ejectedUntil) return false;
+    entry.probing = true;
+    return true;
+  }
+
+  /** Records how a call on `address` ended. */
+  record(address: string, status: StatusLike): void {
+    const entry = this.entry(address);
+    const failed = status.code !== 0 && classifyStatus(status).breakerFailure;
+    if (!failed) {
+      // A success, or a caller's error from a live server: the endpoint is healthy.
+      entry.failures = 0;
+      if (entry.ejectedUntil !== 0 && entry.probing) {
+        entry.ejectedUntil = 0;
+        entry.ejections = 0;
+        entry.probing = false;
+      }
+      return;
+    }
+    entry.failures++;
+    if (entry.probing) {
+      entry.probing = false;
+      this.eject(entry);
+    } else if (
+      entry.ejectedUntil === 0 &&
+      entry.failures >= this.config.consecutiveFailures &&
+      this.canEject()
+    ) {
+      this.eject(entry);
+    }
+  }
+
+  /** Addresses ejected now (probe pending or not). */
+  ejected(): string[] {
+    return [...this.health]
+      .filter(([, entry]) => entry.ejectedUntil !== 0)
+      .map(([address]) => address);
+  }
+
+  private entry(address: string): EndpointHealth {
+    let entry = this.health.get(address);
+    if (!entry)
+      this.health.set(
+        address,
+        (entry = { failures: 0, ejections: 0, ejectedUntil: 0, probing: false }),
+      );
+    return entry;
+  }
+
+  private canEject(): boolean {
+    const cap = Math.min(
+      Math.floor(this.endpoints * this.config.maxEjectedShare),
+      this.endpoints - 1,
+    );
+    return this.ejected().length < cap;
+  }
+
+  private eject(entry: EndpointHealth): void {
+    const { baseEjectionMs, maxEjectionMs } = this.config;
+    const period = Math.min(maxEjectionMs, baseEjectionMs * 2 ** entry.ejections);
+    entry.ejections++;
+    entry.ejectedUntil = this.now() + period * (0.8 + 0.4 * this.random());
+  }
+}

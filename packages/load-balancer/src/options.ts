@@ -1,0 +1,123 @@
+import type { ChannelOptions } from '@grpc/grpc-js';
+import {
+  ConfigError,
+  integerOption,
+  isPlainObject,
+  numberOption,
+  objectOption,
+} from '@grpc-resilience/status';
+import { BALANCER_NAME, registerEjectingRoundRobin } from './balancer';
+import { DEFAULT_EJECTION, type EjectionConfig } from './ejector';
+import { registerAddressSource } from './registry';
+import { staticSource } from './sources';
+
+/** Options of {@link loadBalancingChannelOptions}. */
+export interface LoadBalancingOptions {
+  /** Consecutive-failure ejection, or false for plain round_robin. Default on (see defaults). */
+  ejection?: false | Partial<EjectionConfig>;
+  /**
+   * grpc-js's outlier_detection config (success-rate / failure-percentage; for 5+ hosts) to wrap
+   * the round robin in. Default none.
+   */
+  outlierDetection?: Record<string, unknown>;
+}
+
+/**
+ * The `grpc.service_config` that makes a channel balance every call round-robin over all the
+ * target's addresses (`loadBalancingConfig`, not the legacy `loadBalancingPolicy` field, which
+ * grpc-js parses and ignores), with ejection of failing endpoints.
+ */
+export function loadBalancingConfig(
+  options: LoadBalancingOptions = {},
+  path = 'loadBalancing',
+): object[] {
+  const input = objectOption(path, options, ['ejection', 'outlierDetection']);
+  let policy: object;
+  if (input.ejection === false) {
+    policy = { round_robin: {} };
+  } else {
+    registerEjectingRoundRobin();
+    policy = { [BALANCER_NAME]: resolveEjection(`${path}.ejection`, input.ejection) };
+  }
+  if (input.outlierDetection !== undefined) {
+    if (!isPlainObject(input.outlierDetection)) {
+      throw new ConfigError(
+        `${path}.outlierDetection`,
+        'must be an outlier_detection config object',
+        input.outlierDetection,
+      );
+    }
+    policy = { outlier_detection: { ...input.outlierDetection, child_policy: [policy] } };
+  }
+  return [policy];
+}
+
+/** Channel options carrying {@link loadBalancingConfig} as the default service config. */
+export function loadBalancingChannelOptions(options?: LoadBalancingOptions): ChannelOptions {
+  return {
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: loadBalancingConfig(options) }),
+  };
+}
+
+function resolveEjection(path: string, value: unknown): EjectionConfig {
+  const input = objectOption(path, value, [
+    'consecutiveFailures',
+    'baseEjectionMs',
+    'maxEjectionMs',
+    'maxEjectedShare',
+  ]);
+  const baseEjectionMs = integerOption(
+    `${path}.baseEjectionMs`,
+    input.baseEjectionMs,
+    DEFAULT_EJECTION.baseEjectionMs,
+    { min: 1, max: 3_600_000 },
+  );
+  const maxEjectionMs = integerOption(
+    `${path}.maxEjectionMs`,
+    input.maxEjectionMs,
+    Math.max(baseEjectionMs, DEFAULT_EJECTION.maxEjectionMs),
+    {
+      min: baseEjectionMs,
+      max: 3_600_000,
+    },
+  );
+  return {
+    consecutiveFailures: integerOption(
+      `${path}.consecutiveFailures`,
+      input.consecutiveFailures,
+      DEFAULT_EJECTION.consecutiveFailures,
+      {
+        min: 1,
+        max: 10_000,
+      },
+    ),
+    baseEjectionMs,
+    maxEjectionMs,
+    maxEjectedShare: numberOption(
+      `${path}.maxEjectedShare`,
+      input.maxEjectedShare,
+      DEFAULT_EJECTION.maxEjectedShare,
+      { min: 0, max: 1 },
+    ),
+  };
+}
+
+const IPV4_ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d+$/;
+let staticSources = 0;
+
+/**
+ * A grpc-js target for a list of addresses: `ipv4:a,b,c` when all are IPv4 literals (grpc-js's
+ * own resolver), else a registered static source (hostnames, IPv6).
+ */
+export function targetForAddresses(addresses: readonly string[], path = 'addresses'): string {
+  if (addresses.length === 0)
+    throw new ConfigError(path, 'must hold at least one address', addresses);
+  for (const address of addresses) {
+    if (typeof address !== 'string' || !/^(\[[^\]]+\]|[^:[\]]+):\d+$/.test(address)) {
+      throw new ConfigError(path, 'must hold host:port strings', address);
+    }
+  }
+  if (addresses.every((address) => IPV4_ADDRESS.test(address)))
+    return `ipv4:${addresses.join(',')}`;
+  return registerAddressSource(`static-${++staticSources}`, staticSource(addresses));
+}
