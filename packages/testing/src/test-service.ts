@@ -32,8 +32,7 @@ export type TestServiceClientConstructor = (new (
   address: string,
   credentials: grpc.ChannelCredentials,
   options?: grpc.ClientOptions,
-) => TestServiceClient) &
-  grpc.ServiceClientConstructor;
+) => TestServiceClient) & { service: grpc.ServiceDefinition; serviceName: string };
 
 /** Where the shared proto lives: beside the package when packed, else the workspace's `protos/`. */
 function findProto(): string {

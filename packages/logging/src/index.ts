@@ -1,0 +1,8 @@
+export {
+  createClientLoggingInterceptor,
+  attemptLogHooks,
+  type ClientLoggingOptions,
+} from './client-logging';
+export { createServerLoggingInterceptor, type ServerLoggingOptions } from './server-logging';
+export { redactMetadata, DEFAULT_REDACTED_KEYS, REDACTED } from './redact';
+export { levelOf } from './levels';

@@ -1,0 +1,70 @@
+import { ServerInterceptingCall, status as Status, type ServerInterceptor } from '@grpc/grpc-js';
+import type { Level, Logger } from 'pino';
+import { classifyStatus, enumOption, objectOption, statusName } from '@grpc-resilience/status';
+import { levelOf } from './levels';
+import { DEFAULT_REDACTED_KEYS, redactMetadata } from './redact';
+
+/** Options of {@link createServerLoggingInterceptor}. */
+export interface ServerLoggingOptions {
+  logger: Logger;
+  /** Level of a successful call's record. Default `debug`. */
+  successLevel?: Level;
+  /** More metadata keys to redact. */
+  redact?: readonly string[];
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/** One pino record per served call: method, peer, status, duration, time left on arrival. */
+export function createServerLoggingInterceptor(options: ServerLoggingOptions): ServerInterceptor {
+  const input = objectOption('logging', options, ['logger', 'successLevel', 'redact']);
+  const logger = input.logger as Logger;
+  if (!logger || typeof logger.info !== 'function')
+    throw new TypeError('logging.logger must be a pino logger');
+  const successLevel = enumOption('logging.successLevel', input.successLevel, 'debug', LEVELS);
+  const redacted = new Set([
+    ...DEFAULT_REDACTED_KEYS,
+    ...((input.redact as string[] | undefined) ?? []),
+  ]);
+
+  return (method, call) => {
+    const startedAt = performance.now();
+    const deadline = call.getDeadline();
+    const at = deadline instanceof Date ? deadline.getTime() : deadline;
+    const arrivalBudgetMs = at === Infinity ? undefined : Math.round(at - Date.now());
+    let requestMetadata: import('@grpc/grpc-js').Metadata | undefined;
+    return new ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, nextMetadata) {
+            requestMetadata = metadata;
+            nextMetadata(metadata);
+          },
+        });
+      },
+      sendStatus(status, next) {
+        const ok = status.code === Status.OK;
+        if (!ok || logger.isLevelEnabled(successLevel)) {
+          const grpc: Record<string, unknown> = {
+            method: method.path,
+            peer: call.getPeer(),
+            code: status.code,
+            status: statusName(status.code),
+            durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+            arrivalBudgetMs,
+          };
+          if (ok) {
+            logger[successLevel]({ grpc }, 'grpc served');
+          } else {
+            const cls = classifyStatus(status);
+            grpc.details = status.details;
+            grpc.fault = cls.fault;
+            grpc.metadata = redactMetadata(requestMetadata, redacted);
+            logger[levelOf(cls)]({ grpc }, 'grpc served with an error');
+          }
+        }
+        next(status);
+      },
+    });
+  };
+}
