@@ -1,0 +1,69 @@
+import type {
+  ChannelCredentials,
+  ChannelOptions,
+  Interceptor,
+  ServiceDefinition,
+  status as Status,
+} from '@grpc/grpc-js';
+import type { Logger, Level } from 'pino';
+import type { CircuitBreakerOptions } from '@grpc-resilience/circuit-breaker';
+import type { DeadlineOptions } from '@grpc-resilience/deadline';
+import type { KeepaliveOptions, PresetName } from '@grpc-resilience/keepalive';
+import type { LoadBalancingOptions } from '@grpc-resilience/load-balancer';
+import type { RetryOptions } from '@grpc-resilience/retry';
+import type { MethodsConfig } from '@grpc-resilience/status';
+
+/** The client configuration of the whole layer. Every field is optional and documented. */
+export interface ResilientConfig {
+  /** Per method or service: `{ idempotent, timeoutMs }`; wins over the proto's idempotency_level. */
+  methods?: MethodsConfig;
+  /** The generated client's `Client.service`, to read `idempotency_level` (createResilientClient does). */
+  service?: ServiceDefinition | Readonly<Record<string, unknown>>;
+  /** Deadlines: `{ defaultMs: 5000, minBudgetMs: 5, propagate: true, propagationMarginMs: 10 }`. */
+  deadline?: Omit<DeadlineOptions, 'methods'>;
+  /** Retries, or false. Defaults: 3 attempts, 100 ms x2 up to 2 s, budget 20% + 10/s. */
+  retry?: false | Omit<RetryOptions, 'methods'>;
+  /** Idempotency keys on non-idempotent calls. Default true. */
+  idempotencyKeys?: boolean;
+  /** Circuit breaking per target, or false. Defaults: 5 failures, half-open after 30 s. */
+  breaker?: false | Omit<CircuitBreakerOptions, 'target'>;
+  /** A keepalive preset name or options, validated against `keepalive.server`. Default `in-cluster`. */
+  keepalive?: PresetName | KeepaliveOptions;
+  /** Round-robin with ejection; on by default for a list of addresses. false turns it off. */
+  loadBalancing?: false | LoadBalancingOptions;
+  /** A pino logger for one record per call (default: none, silent). */
+  logger?: Logger;
+  /** `{ successLevel: 'debug', redact: [] }` for the call records. */
+  logging?: { successLevel?: Level; redact?: readonly string[] };
+  /** Your own channel options, merged over the layer's (a retryPolicy is refused while retry is on). */
+  channelOptions?: ChannelOptions;
+  /** Your own interceptors: they run outermost and see one logical call. */
+  interceptors?: Interceptor[];
+  /** createResilientClient only. Default insecure. */
+  credentials?: ChannelCredentials;
+  /** Largest request message, bytes (grpc.max_send_message_length). Default grpc-js's (unlimited). */
+  maxSendMessageBytes?: number;
+  /** Largest response message, bytes (grpc.max_receive_message_length). Default grpc-js's 4 MiB. */
+  maxReceiveMessageBytes?: number;
+}
+
+export const CLIENT_CONFIG_KEYS = [
+  'methods',
+  'service',
+  'deadline',
+  'retry',
+  'idempotencyKeys',
+  'breaker',
+  'keepalive',
+  'loadBalancing',
+  'logger',
+  'logging',
+  'channelOptions',
+  'interceptors',
+  'credentials',
+  'maxSendMessageBytes',
+  'maxReceiveMessageBytes',
+] as const;
+
+/** Retryable codes as documented; re-exported for config authors. */
+export type RetryableCode = Status;

@@ -1,0 +1,180 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  createCircuitBreakerInterceptor,
+  type CircuitBreakerInterceptor,
+} from '@grpc-resilience/circuit-breaker';
+import { createDeadlineInterceptor } from '@grpc-resilience/deadline';
+import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
+import { resolveKeepalive } from '@grpc-resilience/keepalive';
+import { targetForAddresses } from '@grpc-resilience/load-balancer';
+import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
+import { assertNoNativeRetries, type RetryBudget } from '@grpc-resilience/retry';
+import {
+  ConfigError,
+  booleanOption,
+  methodsFromService,
+  objectOption,
+  resolveMethodTable,
+} from '@grpc-resilience/status';
+import { CLIENT_CONFIG_KEYS, type ResilientConfig } from './client-config';
+import { composeChannelOptions } from './channel-options';
+import { createRetryLayer } from './retry-layer';
+import { sharedChannelFactory } from './shared-channels';
+
+const breakers = new WeakMap<object, CircuitBreakerInterceptor>();
+
+/** Breakers and retry budgets per target and config, shared by the clients of one target. */
+const perTarget = new Map<string, { breaker?: CircuitBreakerInterceptor; budget?: RetryBudget }>();
+
+/** What only createResilientClient knows: the target, and whether it came as a list of addresses. */
+interface TargetFacts {
+  target?: string;
+  forAddresses?: boolean;
+}
+
+/**
+ * Client options for any generated client constructor, as its third argument:
+ * `new FooClient(target, credentials, resilientOptions(config))`. Validates the whole config once
+ * (a `ConfigError` names the field's path) and composes, outermost first: your interceptors,
+ * logging, deadline, idempotency key, retry, circuit breaker; keepalive, load balancing and a
+ * shared channel with a connect watchdog go in the channel options. grpc-js never shows proto
+ * options to interceptors, so pass `service: FooClient.service` for retries to know which methods
+ * the proto marks idempotent, or use {@link createResilientClient}, which does. The clients built
+ * from one result share its circuit breaker and retry budget: make one per target.
+ */
+export function resilientOptions(config: ResilientConfig = {}): grpc.ClientOptions {
+  return buildClientOptions(config, {});
+}
+
+function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.ClientOptions {
+  const input = objectOption('', config, CLIENT_CONFIG_KEYS);
+  if (
+    input.service !== undefined &&
+    (typeof input.service !== 'object' || input.service === null)
+  ) {
+    throw new ConfigError(
+      'service',
+      'must be a service definition (Client.service)',
+      input.service,
+    );
+  }
+  const fromProto =
+    input.service === undefined ? {} : methodsFromService(input.service as Record<string, unknown>);
+  const methods = resolveMethodTable(fromProto).merge(resolveMethodTable(input.methods, 'methods'));
+  const logger = input.logger as Logger | undefined;
+  if (logger !== undefined && typeof logger?.info !== 'function') {
+    throw new ConfigError('logger', 'must be a pino logger', logger);
+  }
+  const logging = objectOption('logging', input.logging, ['successLevel', 'redact']);
+  const interceptors = input.interceptors ?? [];
+  if (!Array.isArray(interceptors) || interceptors.some((i) => typeof i !== 'function')) {
+    throw new ConfigError(
+      'interceptors',
+      'must be an array of grpc-js interceptors',
+      input.interceptors,
+    );
+  }
+
+  const shared = facts.target === undefined ? {} : sharedFor(facts.target, input);
+  const deadline = createDeadlineInterceptor({
+    ...objectOption('deadline', input.deadline, [
+      'defaultMs',
+      'minBudgetMs',
+      'propagate',
+      'propagationMarginMs',
+    ]),
+    methods,
+  });
+  const idempotencyKeys = booleanOption('idempotencyKeys', input.idempotencyKeys, true);
+  const breaker =
+    input.breaker === false
+      ? undefined
+      : (shared.breaker ??= createCircuitBreakerInterceptor({
+          ...objectOption('breaker', input.breaker, Object.keys((input.breaker as object) ?? {})),
+          target: facts.target ?? 'target',
+        }));
+  const retry =
+    input.retry === false ? undefined : createRetryLayer(input.retry, methods, logger, shared);
+  const keepalive = resolveKeepalive(input.keepalive as never);
+
+  const chain: grpc.Interceptor[] = [...(interceptors as grpc.Interceptor[])];
+  if (logger) {
+    const breakerState = breaker ? (method: string) => breaker.stateOf(method) : undefined;
+    chain.push(createClientLoggingInterceptor({ logger, ...logging, breakerState }));
+  }
+  chain.push(deadline);
+  if (idempotencyKeys) chain.push(createIdempotencyKeyInterceptor({ methods }));
+  if (retry) chain.push(retry);
+  if (breaker) chain.push(breaker.interceptor);
+
+  const channelOptions = composeChannelOptions(input, facts.forAddresses ?? false, keepalive);
+  if (retry) assertNoNativeRetries(channelOptions);
+  const options: grpc.ClientOptions = {
+    ...channelOptions,
+    interceptors: chain,
+    channelFactoryOverride: sharedChannelFactory(keepalive.connectTimeoutMs),
+  };
+  if (breaker) breakers.set(options, breaker);
+  return options;
+}
+
+function sharedFor(target: string, input: Record<string, unknown>) {
+  const budget = (input.retry as { budget?: unknown } | false | undefined) || undefined;
+  const key = `${target}\u0000${JSON.stringify([input.breaker, budget?.budget])}`;
+  let shared = perTarget.get(key);
+  if (!shared) perTarget.set(key, (shared = {}));
+  return shared;
+}
+
+/** A generated client constructor: proto-loader's, grpc-tools', or makeGenericClientConstructor's. */
+export type ClientConstructor<T extends grpc.Client> = (new (
+  target: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => T) & { service: grpc.ServiceDefinition | Readonly<Record<string, unknown>> };
+
+/**
+ * Builds a client with the whole layer: `createResilientClient(FooClient, target | addresses,
+ * config)`. Reads idempotency from `FooClient.service`; a list of addresses is balanced
+ * round-robin (with ejection) over all of them. Clients of one target share a channel, a circuit
+ * breaker and a retry budget.
+ */
+export function createResilientClient<T extends grpc.Client>(
+  Client: ClientConstructor<T>,
+  target: string | readonly string[],
+  config: ResilientConfig = {},
+): T {
+  if (typeof Client !== 'function' || Client.service === undefined) {
+    throw new ConfigError(
+      'Client',
+      'must be a generated client constructor (with a static service)',
+      Client,
+    );
+  }
+  const forAddresses = Array.isArray(target);
+  const resolved = forAddresses
+    ? targetForAddresses(target as readonly string[], 'target')
+    : target;
+  if (typeof resolved !== 'string' || resolved.length === 0) {
+    throw new ConfigError(
+      'target',
+      'must be a target string or an array of host:port addresses',
+      target,
+    );
+  }
+  const { credentials, ...rest } = config;
+  const options = buildClientOptions(
+    { ...rest, service: config.service ?? Client.service },
+    { target: resolved, forAddresses },
+  );
+  const client = new Client(resolved, credentials ?? grpc.credentials.createInsecure(), options);
+  const breaker = breakers.get(options);
+  if (breaker) breakers.set(client, breaker);
+  return client;
+}
+
+/** The circuit breaker of a client (or of options) built here, to read or watch its state. */
+export function circuitBreakerOf(clientOrOptions: object): CircuitBreakerInterceptor | undefined {
+  return breakers.get(clientOrOptions);
+}

@@ -1,0 +1,286 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { REASON_METADATA_KEY } from '@grpc-resilience/status';
+import {
+  TEST_METHODS,
+  behaviourMetadata,
+  callUnary,
+  createLogSink,
+  startTestBackend,
+  testServiceClient,
+  testServiceDefinition,
+  waitUntil,
+  type TestBackend,
+  type TestServiceClient,
+  type TestServiceClientConstructor,
+} from '@grpc-resilience/testing';
+import { remainingTimeMs } from '@grpc-resilience/deadline';
+import {
+  circuitBreakerOf,
+  createResilientClient,
+  gracefulShutdown,
+  openSharedChannels,
+  resilientOptions,
+  resilientServerOptions,
+} from './index';
+
+const backends: TestBackend[] = [];
+const clients: grpc.Client[] = [];
+const servers: grpc.Server[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+  for (const backend of backends.splice(0)) backend.kill();
+  for (const server of servers.splice(0)) server.forceShutdown();
+});
+async function backend(name = 'b', options: Parameters<typeof startTestBackend>[0] = {}) {
+  const started = await startTestBackend({ name, ...options });
+  backends.push(started);
+  return started;
+}
+function keep<T extends grpc.Client>(client: T): T {
+  clients.push(client);
+  return client;
+}
+const meta = (behaviour: Parameters<typeof behaviourMetadata>[0]) => ({
+  metadata: behaviourMetadata(behaviour),
+});
+
+// Two ways users build clients: proto-loader + loadPackageDefinition, and makeGenericClientConstructor.
+const ProtoLoaderClient = testServiceClient();
+const GenericClient = grpc.makeGenericClientConstructor(
+  testServiceDefinition(),
+  'TestService',
+) as unknown as TestServiceClientConstructor;
+
+describe.each([
+  ['proto-loader client', ProtoLoaderClient],
+  ['makeGenericClientConstructor client', GenericClient],
+])('%s adopts the layer by changing its constructor call', (_name, Client) => {
+  it('retries (idempotency read from the proto), through resilientOptions', async () => {
+    const b = await backend();
+    // Before: new Client(b.address, grpc.credentials.createInsecure())
+    const client = keep(
+      new Client(
+        b.address,
+        grpc.credentials.createInsecure(),
+        resilientOptions({ service: Client.service, retry: { initialBackoffMs: 1 } }),
+      ),
+    );
+    const ok = await callUnary(
+      client,
+      'GetItem',
+      {},
+      meta({ callId: 'r', failCode: grpc.status.UNAVAILABLE, failAttempts: 2 }),
+    );
+    expect(ok.status.code).toBe(grpc.status.OK);
+    expect(b.counters.attemptsOf('r')).toBe(3);
+    const charge = await callUnary(
+      client,
+      'Charge',
+      {},
+      meta({ callId: 'c', failCode: grpc.status.UNAVAILABLE }),
+    );
+    expect(charge.status.code).toBe(grpc.status.UNAVAILABLE);
+    expect(b.counters.attemptsOf('c')).toBe(1); // not idempotent: once
+    expect(b.counters.records.at(-1)!.metadata.get('idempotency-key')).toHaveLength(1);
+  });
+
+  it('puts a deadline on every call, and trips the breaker, through createResilientClient', async () => {
+    const b = await backend();
+    const client = keep(
+      createResilientClient(Client, b.address, {
+        deadline: { defaultMs: 150 },
+        retry: false,
+        breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 },
+      }),
+    );
+    const hung = await callUnary(client, 'GetItem', {}, meta({ hang: true }));
+    expect(hung.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(hung.durationMs).toBeLessThan(150 + 50);
+    for (let i = 0; i < 2; i++)
+      await callUnary(client, 'GetItem', {}, meta({ failCode: grpc.status.UNAVAILABLE }));
+    expect(circuitBreakerOf(client)!.stateOf()).toBe('open');
+    const rejected = await callUnary(client, 'GetItem', {});
+    expect(rejected.status.details).toBe(`circuit open for ${b.address}`);
+    expect(rejected.status.metadata.get(REASON_METADATA_KEY)).toEqual(['circuit-open']);
+  });
+
+  it('balances round-robin over a list of addresses', async () => {
+    const [b1, b2] = [await backend('b1'), await backend('b2')];
+    const client = keep(createResilientClient(Client, [b1.address, b2.address]));
+    await waitUntilBoth(client, [b1, b2]);
+    for (let i = 0; i < 100; i++) await callUnary(client, 'GetItem', {});
+    expect(b1.counters.calls).toBeGreaterThanOrEqual(40);
+    expect(b2.counters.calls).toBeGreaterThanOrEqual(40);
+  });
+});
+
+async function waitUntilBoth(client: TestServiceClient, group: TestBackend[]) {
+  const until = Date.now() + 5000;
+  while (group.some((b) => b.counters.calls === 0) && Date.now() < until) {
+    await callUnary(client, 'GetItem', {}, { metadata: new grpc.Metadata({ waitForReady: true }) });
+  }
+  for (const b of group) b.counters.reset();
+}
+
+it('propagates the deadline through a server built with resilientServerOptions', async () => {
+  const leaf = await backend('leaf');
+  const toLeaf = keep(createResilientClient(ProtoLoaderClient, leaf.address));
+  const front = new grpc.Server(resilientServerOptions());
+  servers.push(front);
+  let seenInHandler = 0;
+  front.addService(testServiceDefinition(), {
+    GetItem(_call: unknown, callback: grpc.sendUnaryData<unknown>) {
+      seenInHandler = remainingTimeMs();
+      setTimeout(() => toLeaf.GetItem({ id: 'x' }, callback), 50);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    front.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
+  );
+  const caller = keep(createResilientClient(ProtoLoaderClient, `127.0.0.1:${port}`));
+  const outcome = await callUnary(caller, 'GetItem', {}, { timeoutMs: 400 });
+  expect(outcome.status.code).toBe(grpc.status.OK);
+  expect(seenInHandler).toBeLessThanOrEqual(400);
+  expect(leaf.counters.deadlinesSeen[0]).toBeLessThanOrEqual(400 - 50 - 10);
+  expect(leaf.counters.deadlinesSeen[0]).toBeGreaterThan(200);
+});
+
+describe('config errors at construction, naming the field', () => {
+  it.each<[unknown, string]>([
+    [{ retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    [{ deadline: { defaultMs: 'soon' } }, 'deadline.defaultMs'],
+    [{ breaker: { scope: 'host' } }, 'breaker.scope'],
+    [{ keepalive: { preset: 'in-cluster', server: 'grpc-go' } }, 'keepalive.keepaliveTimeMs'],
+    [{ methods: { 'Svc/M': {} } }, 'methods["Svc/M"]'],
+    [{ retries: 3 }, 'retries'],
+    [
+      { loadBalancing: { ejection: { maxEjectedShare: 3 } } },
+      'loadBalancing.ejection.maxEjectedShare',
+    ],
+    [
+      {
+        channelOptions: {
+          'grpc.service_config': JSON.stringify({
+            methodConfig: [{ name: [{}], retryPolicy: { maxAttempts: 3 } }],
+          }),
+        },
+      },
+      'channelOptions["grpc.service_config"].methodConfig[0].retryPolicy',
+    ],
+    [{ maxReceiveMessageBytes: -1 }, 'maxReceiveMessageBytes'],
+  ])('%j', (config, option) => {
+    let error: { name?: string; code?: string; option?: string } | undefined;
+    try {
+      resilientOptions(config as never);
+    } catch (e) {
+      error = e as never;
+    }
+    expect(error).toMatchObject({
+      name: 'ConfigError',
+      code: 'ERR_GRPC_RESILIENCE_CONFIG',
+      option,
+    });
+  });
+
+  it('the server factory validates too', () => {
+    expect(() => resilientServerOptions({ keepalive: { maxConnectionAgeMs: 0 } })).toThrow(
+      /keepalive.maxConnectionAgeMs/,
+    );
+    expect(() => resilientServerOptions({ dedupe: false } as never)).toThrow(
+      /dedupe is not a known option/,
+    );
+  });
+});
+
+it('logs a failing call with the fields that explain it and no secret from the metadata', async () => {
+  const b = await backend();
+  const sink = createLogSink();
+  const client = keep(
+    createResilientClient(ProtoLoaderClient, b.address, {
+      logger: sink.logger,
+      retry: { initialBackoffMs: 1 },
+      deadline: { defaultMs: 2000 },
+    }),
+  );
+  const metadata = behaviourMetadata({ failCode: grpc.status.UNAVAILABLE, failDetails: 'db down' });
+  metadata.set('authorization', 'Bearer s3cr3t-token');
+  metadata.set('session-bin', Buffer.from('s3cr3t-bytes'));
+  await callUnary(client, 'GetItem', {}, { metadata });
+  const [record] = sink.find('grpc call failed');
+  expect(record).toMatchObject({
+    level: 40,
+    grpc: {
+      method: TEST_METHODS.getItem,
+      code: 14,
+      status: 'UNAVAILABLE',
+      details: 'db down',
+      attempts: 3,
+      fault: 'server',
+      origin: 'server',
+      breaker: 'closed',
+      deadlineMs: expect.any(Number),
+      timeLeftMs: expect.any(Number),
+      durationMs: expect.any(Number),
+      peer: expect.stringContaining('127.0.0.1'),
+    },
+  });
+  expect(sink.find('grpc attempt failed, retrying')).toHaveLength(2);
+  const text = JSON.stringify(sink.records);
+  expect(text).not.toContain('s3cr3t');
+  expect((record.grpc as { metadata: Record<string, string> }).metadata.authorization).toBe(
+    '[REDACTED]',
+  );
+
+  sink.clear();
+  await callUnary(client, 'GetItem', {}, meta({ failCode: grpc.status.NOT_FOUND }));
+  expect(sink.find('grpc call failed')[0]).toMatchObject({ level: 30, grpc: { fault: 'caller' } });
+});
+
+it('graceful shutdown under load: in-flight calls finish, new calls go elsewhere, 0 failures', async () => {
+  const health = new HealthImplementation({ '': 'SERVING' });
+  const [b1, b2] = [
+    await backend('b1', { serverOptions: resilientServerOptions() }),
+    await backend('b2'),
+  ];
+  health.addToServer(b1.server);
+  const client = keep(createResilientClient(ProtoLoaderClient, [b1.address, b2.address]));
+  await waitUntilBoth(client, [b1, b2]);
+  let started = 0;
+  const failures: string[] = [];
+  const load = Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (started < 600) {
+        started++;
+        const outcome = await callUnary(client, 'GetItem', {}, meta({ delayMs: 5 }));
+        if (outcome.status.code !== grpc.status.OK) failures.push(outcome.status.details);
+      }
+    }),
+  );
+  await waitUntil(() => b1.counters.calls >= 50);
+  const result = await gracefulShutdown(b1.server, { health, graceMs: 2000 });
+  const servedByB1 = b1.counters.calls;
+  await load;
+  expect(result.forced).toBe(false);
+  expect(failures).toEqual([]);
+  expect(b1.counters.calls).toBe(servedByB1); // nothing after the shutdown
+  expect(b2.counters.calls).toBeGreaterThan(600 - servedByB1 - 1);
+});
+
+it('clients of one target share one channel, closed with the last client', async () => {
+  const b = await backend();
+  const before = openSharedChannels();
+  const many = Array.from({ length: 50 }, () =>
+    createResilientClient(ProtoLoaderClient, b.address),
+  );
+  expect(openSharedChannels()).toBe(before + 1);
+  await Promise.all(many.map((c) => callUnary(c as TestServiceClient, 'GetItem', {})));
+  for (const c of many.slice(1)) c.close();
+  expect((await callUnary(many[0] as TestServiceClient, 'GetItem', {})).status.code).toBe(
+    grpc.status.OK,
+  );
+  many[0].close();
+  expect(openSharedChannels()).toBe(before);
+});

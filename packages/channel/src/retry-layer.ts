@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import { attemptLogHooks } from '@grpc-resilience/logging';
+import { RetryBudget, createRetryInterceptor, type RetryOptions } from '@grpc-resilience/retry';
+import { objectOption, type MethodTable } from '@grpc-resilience/status';
+
+const RETRY_KEYS = [
+  'maxAttempts',
+  'initialBackoffMs',
+  'maxBackoffMs',
+  'multiplier',
+  'retryableCodes',
+  'budget',
+  'serverDeduplicates',
+  'idempotencyKeyHeader',
+  'maxBufferBytes',
+  'onRetry',
+  'onGiveUp',
+  'random',
+  'now',
+] as const;
+
+/**
+ * The retry interceptor as the factory wires it: idempotency from the merged method table, one
+ * budget per target, and the attempt records of the logger beside the caller's own hooks.
+ */
+export function createRetryLayer(
+  retry: unknown,
+  methods: MethodTable,
+  logger: Logger | undefined,
+  shared: { budget?: RetryBudget },
+) {
+  const input = objectOption('retry', retry, RETRY_KEYS) as RetryOptions;
+  const hooks = logger ? attemptLogHooks(logger) : undefined;
+  const { onRetry, onGiveUp } = input;
+  let budget: RetryOptions['budget'] = input.budget;
+  if (budget !== false && !(budget instanceof RetryBudget)) {
+    budget = shared.budget ??= new RetryBudget(budget ?? {});
+  }
+  return createRetryInterceptor({
+    ...input,
+    methods,
+    budget,
+    onRetry: hooks || onRetry ? (event) => (hooks?.onRetry(event), onRetry?.(event)) : undefined,
+    onGiveUp:
+      hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,
+  });
+}

@@ -1,0 +1,96 @@
+import type { ServerInterceptor, ServerOptions } from '@grpc/grpc-js';
+import type { Level, Logger } from 'pino';
+import { createServerContextInterceptor } from '@grpc-resilience/deadline';
+import { createDedupInterceptor, type DedupOptions } from '@grpc-resilience/idempotency';
+import {
+  resolveServerKeepalive,
+  serverKeepaliveOptions,
+  type ServerKeepaliveOptions,
+} from '@grpc-resilience/keepalive';
+import { createServerLoggingInterceptor } from '@grpc-resilience/logging';
+import { ConfigError, integerOption, objectOption } from '@grpc-resilience/status';
+
+/** The server configuration of the layer. Every field is optional. */
+export interface ResilientServerConfig {
+  /** Keepalive and connection age: a preset name or options. Default `in-cluster`. */
+  keepalive?: ServerKeepaliveOptions;
+  /** `{ minBudgetMs: 5 }`: requests arriving with less time left are refused unrun. */
+  deadline?: { minBudgetMs?: number };
+  /** Deduplicate by idempotency key (`{ store, header }`), or false. Default on, in memory. */
+  dedup?: false | DedupOptions;
+  /** A pino logger for one record per served call. Default none. */
+  logger?: Logger;
+  logging?: { successLevel?: Level; redact?: readonly string[] };
+  /** Largest request message, bytes. Default grpc-js's 4 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message, bytes. Default unlimited. */
+  maxSendMessageBytes?: number;
+  /** Your own interceptors: innermost, next to the handler, inside the deadline context. */
+  interceptors?: ServerInterceptor[];
+  /** Your own grpc-js server options, merged over the layer's. */
+  serverOptions?: ServerOptions;
+}
+
+/**
+ * Options for `new grpc.Server(resilientServerOptions(config))`: keepalive enforcement and
+ * connection age, then the interceptors, outermost first: deadline context (so handlers and the
+ * calls they make inherit the deadline and cancellation), dedup, logging, yours.
+ */
+export function resilientServerOptions(config: ResilientServerConfig = {}): ServerOptions {
+  const input = objectOption('', config, [
+    'keepalive',
+    'deadline',
+    'dedup',
+    'logger',
+    'logging',
+    'maxReceiveMessageBytes',
+    'maxSendMessageBytes',
+    'interceptors',
+    'serverOptions',
+  ]);
+  const interceptors: ServerInterceptor[] = [
+    createServerContextInterceptor(input.deadline as never),
+  ];
+  if (input.dedup !== false)
+    interceptors.push(createDedupInterceptor(input.dedup as DedupOptions | undefined));
+  if (input.logger !== undefined) {
+    interceptors.push(
+      createServerLoggingInterceptor({
+        logger: input.logger as Logger,
+        ...objectOption('logging', input.logging, ['successLevel', 'redact']),
+      }),
+    );
+  }
+  const own = (input.interceptors ?? []) as ServerInterceptor[];
+  if (!Array.isArray(own))
+    throw new ConfigError('interceptors', 'must be an array of grpc-js server interceptors', own);
+  const options: ServerOptions = {
+    ...serverKeepaliveOptions(resolveServerKeepalive(input.keepalive as never)),
+  };
+  if (input.maxReceiveMessageBytes !== undefined) {
+    options['grpc.max_receive_message_length'] = integerOption(
+      'maxReceiveMessageBytes',
+      input.maxReceiveMessageBytes,
+      0,
+      { min: 1, max: 2 ** 31 - 1 },
+    );
+  }
+  if (input.maxSendMessageBytes !== undefined) {
+    options['grpc.max_send_message_length'] = integerOption(
+      'maxSendMessageBytes',
+      input.maxSendMessageBytes,
+      0,
+      { min: 1, max: 2 ** 31 - 1 },
+    );
+  }
+  const user = objectOption(
+    'serverOptions',
+    input.serverOptions,
+    Object.keys((input.serverOptions as object) ?? {}),
+  );
+  return {
+    ...options,
+    ...user,
+    interceptors: [...interceptors, ...own, ...((user.interceptors as ServerInterceptor[]) ?? [])],
+  };
+}
