@@ -91,6 +91,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
     input.breaker === false
       ? undefined
       : (shared.breaker ??= createCircuitBreakerInterceptor({
+          ...(isBalanced(input, facts) ? BALANCED_BREAKER : {}),
           ...objectOption('breaker', input.breaker, Object.keys((input.breaker as object) ?? {})),
           target: facts.target ?? 'target',
         }));
@@ -117,6 +118,24 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   };
   if (breaker) breakers.set(options, breaker);
   return options;
+}
+
+/**
+ * With several endpoints, one failing endpoint is the balancer's to eject; the target's breaker
+ * opens when the target as a whole fails. Counting failures in a row would open it when one dead
+ * connection fails all its in-flight calls in the same instant (a blackholed endpoint found by
+ * keepalive), rejecting calls the healthy endpoints would serve.
+ */
+const BALANCED_BREAKER = Object.freeze({
+  consecutiveFailures: 50,
+  failureRate: { threshold: 0.8, windowSize: 40, minimumCalls: 10 },
+});
+
+function isBalanced(input: Record<string, unknown>, facts: TargetFacts): boolean {
+  return (
+    input.loadBalancing !== false &&
+    ((facts.forAddresses ?? false) || input.loadBalancing !== undefined)
+  );
 }
 
 function sharedFor(target: string, input: Record<string, unknown>) {
