@@ -11,6 +11,8 @@ export interface Behaviour {
   failCode?: Status;
   /** Fail only the first K attempts of `callId` (default: every attempt). */
   failAttempts?: number;
+  /** Fail each attempt with this probability (0..1) instead of always (a flaky backend). */
+  failRatio?: number;
   /** Details of the failure status (default: `injected <CODE>`). */
   failDetails?: string;
   /** Apply the method's side effect first, then fail (a lost response after a side effect). */
@@ -36,6 +38,7 @@ export const BEHAVIOUR_HEADERS = Object.freeze({
   callId: 'x-test-call-id',
   failCode: 'x-test-fail-code',
   failAttempts: 'x-test-fail-attempts',
+  failRatio: 'x-test-fail-ratio',
   failDetails: 'x-test-fail-details',
   failAfterEffect: 'x-test-fail-after-effect',
   failAfterMessages: 'x-test-fail-after-messages',
@@ -71,6 +74,7 @@ export function readBehaviour(metadata: Metadata): Behaviour {
     callId: text('callId'),
     failCode: int('failCode'),
     failAttempts: int('failAttempts'),
+    failRatio: text('failRatio') === undefined ? undefined : Number(text('failRatio')),
     failDetails: text('failDetails'),
     failAfterEffect: text('failAfterEffect') === 'true',
     failAfterMessages: int('failAfterMessages'),

@@ -34,11 +34,12 @@ export class CallScript {
       this.behaviour.callId,
       remainingMs(call),
     );
-    const { failCode, failAttempts } = this.behaviour;
+    const { failCode, failAttempts, failRatio } = this.behaviour;
     this.fails =
       failCode !== undefined &&
       failCode !== Status.OK &&
-      (failAttempts === undefined || this.attempt <= failAttempts);
+      (failAttempts === undefined || this.attempt <= failAttempts) &&
+      (failRatio === undefined || Math.random() < failRatio);
     call.on('cancelled', () => {
       this.cancelled = true;
       counters.cancellations++;

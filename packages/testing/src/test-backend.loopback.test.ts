@@ -200,6 +200,16 @@ describe('test backend', () => {
     expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.OK);
   });
 
+  it('fails a share of attempts with failRatio', async () => {
+    backend.behaviour = { failCode: Status.UNAVAILABLE, failRatio: 0.5 };
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, () => callUnary(client, 'GetItem', {})),
+    );
+    const failed = outcomes.filter((o) => o.status.code === Status.UNAVAILABLE).length;
+    expect(failed).toBeGreaterThan(50); // 100 expected; bounds far outside chance
+    expect(failed).toBeLessThan(150);
+  });
+
   it('restarts on the same port after a kill', async () => {
     const { port } = backend;
     backend.kill();
