@@ -12,6 +12,8 @@ export interface RecordedCall {
   metadata: Metadata;
   /** When the handler started (`Date.now()`). */
   at: number;
+  /** The client's address and port: a new port means a new connection. */
+  peer: string;
 }
 
 /** What a test backend saw, to assert on. Reset with `reset()`. */
@@ -39,6 +41,11 @@ export class BackendCounters {
     return this.attemptsByCallId.get(callId) ?? 0;
   }
 
+  /** Distinct client connections seen (by peer address and port). */
+  get connections(): number {
+    return new Set(this.records.map((record) => record.peer)).size;
+  }
+
   /** Milliseconds left until the deadline as each handler saw it, in arrival order. */
   get deadlinesSeen(): number[] {
     return this.records.map((record) => record.remainingMs);
@@ -50,6 +57,7 @@ export class BackendCounters {
     metadata: Metadata,
     callId: string | undefined,
     remainingMs: number,
+    peer = '',
   ): number {
     this.calls++;
     let attempt: number;
@@ -59,7 +67,7 @@ export class BackendCounters {
       attempt = (this.attemptsByCallId.get(callId) ?? 0) + 1;
       this.attemptsByCallId.set(callId, attempt);
     }
-    this.records.push({ method, callId, attempt, remainingMs, metadata, at: Date.now() });
+    this.records.push({ method, callId, attempt, remainingMs, metadata, at: Date.now(), peer });
     return attempt;
   }
 

@@ -6,6 +6,7 @@ import type { BackendCounters } from './backend-counters';
 export interface AnyServerCall {
   metadata: Metadata;
   getDeadline(): Date | number;
+  getPeer(): string;
   on(event: 'cancelled', listener: () => void): unknown;
 }
 
@@ -33,6 +34,7 @@ export class CallScript {
       call.metadata,
       this.behaviour.callId,
       remainingMs(call),
+      call.getPeer(),
     );
     const { failCode, failAttempts, failRatio } = this.behaviour;
     this.fails =

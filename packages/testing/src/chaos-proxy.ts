@@ -62,8 +62,8 @@ export async function startChaosProxy(
   const links = new Set<Link>();
 
   const resetLink = (link: Link) => {
-    link.client.resetAndDestroy();
-    link.upstream.resetAndDestroy();
+    reset(link.client);
+    reset(link.upstream);
     links.delete(link);
   };
 
@@ -191,4 +191,13 @@ export function splitAddress(address: string): [string, number] {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
   if (!match) throw new TypeError(`expected host:port, received ${JSON.stringify(address)}`);
   return [match[1], Number(match[2])];
+}
+
+/**
+ * Sends a TCP RST and destroys the socket. A socket still connecting has nothing to reset, and
+ * Node's resetAndDestroy would wait for its 'connect', keeping the handle (and the process) alive.
+ */
+function reset(socket: net.Socket): void {
+  if (socket.connecting || socket.pending) socket.destroy();
+  else socket.resetAndDestroy();
 }
