@@ -107,12 +107,8 @@ it('6. a short max connection age: 1000 calls across 10+ GOAWAY cycles, no failu
   const backend = await startTestBackend({
     serverOptions: serverKeepaliveOptions(serverKeepalive),
   });
-  const proxy = await startChaosProxy(backend.address); // counts connections
-  cleanups.push(
-    () => proxy.close(),
-    () => backend.kill(),
-  );
-  const client = createTestClient(proxy.address, fastReconnect);
+  cleanups.push(() => backend.kill());
+  const client = createTestClient(backend.address, fastReconnect);
   clients.push(client);
   let started = 0;
   const failures: string[] = [];
@@ -133,7 +129,8 @@ it('6. a short max connection age: 1000 calls across 10+ GOAWAY cycles, no failu
   );
   expect(failures).toEqual([]);
   expect(backend.counters.calls).toBe(1000);
-  expect(proxy.acceptedConnections).toBeGreaterThanOrEqual(11);
+  // Each connection the server aged out was replaced by a new one, from a new client port.
+  expect(backend.counters.connections).toBeGreaterThanOrEqual(11);
 });
 
 describe('7. against a server that enforces its ping policy (as grpc-go and gRPC core do)', () => {
