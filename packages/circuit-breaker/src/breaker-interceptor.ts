@@ -1,10 +1,15 @@
 import {
-  InterceptingCall,
   status as Status,
+  type InterceptingCall,
   type Interceptor,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { classifyStatus, rejectedCall } from '@grpc-resilience/status';
+import {
+  ForwardingCall,
+  classifyStatus,
+  rejectedCall,
+  type InterceptingCallInterface,
+} from '@grpc-resilience/status';
 import { CircuitBreaker, type BreakerState, type BreakerStateChange } from './circuit-breaker';
 import { resolveCircuitBreakerOptions, type CircuitBreakerOptions } from './options';
 
@@ -64,23 +69,12 @@ export function createCircuitBreakerInterceptor(
       );
     }
     inFlight++;
-    let cancelledByCaller = false;
-    const call = nextCall(callOptions) as InterceptingCall;
-    return new InterceptingCall(call, {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status: StatusObject, nextStatus) {
-            inFlight--;
-            record(circuit, probe, status, cancelledByCaller);
-            nextStatus(status);
-          },
-        });
-      },
-      cancel(next) {
-        cancelledByCaller = true;
-        next();
-      },
-    });
+    return new CountedCall(
+      nextCall(callOptions) as InterceptingCall,
+      circuit,
+      probe,
+      () => inFlight--,
+    ) as unknown as InterceptingCall;
   };
 
   return {
@@ -94,6 +88,28 @@ export function createCircuitBreakerInterceptor(
       return inFlight;
     },
   };
+}
+
+/** Counts the call's outcome against its circuit, once it ends. */
+class CountedCall extends ForwardingCall {
+  private cancelledByCaller = false;
+  constructor(
+    next: InterceptingCallInterface,
+    private readonly circuit: CircuitBreaker,
+    private readonly probe: boolean,
+    private readonly ended: () => void,
+  ) {
+    super(next);
+  }
+  override cancelWithStatus(code: Status, details: string): void {
+    this.cancelledByCaller = true;
+    super.cancelWithStatus(code, details);
+  }
+  override onReceiveStatus(status: StatusObject): void {
+    this.ended();
+    record(this.circuit, this.probe, status, this.cancelledByCaller);
+    super.onReceiveStatus(status);
+  }
 }
 
 function record(

@@ -1,5 +1,16 @@
-import { InterceptingCall, status as Status, type Interceptor } from '@grpc/grpc-js';
-import { rejectedCall } from '@grpc-resilience/status';
+import {
+  status as Status,
+  type InterceptingCall,
+  type InterceptingListener,
+  type Interceptor,
+  type Metadata,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import {
+  ForwardingCall,
+  rejectedCall,
+  type InterceptingCallInterface,
+} from '@grpc-resilience/status';
 import { currentCallContext, type CallContext } from './call-context';
 import { deadlineToMs, resolveDeadlineOptions, type DeadlineOptions } from './options';
 
@@ -48,24 +59,32 @@ export function createDeadlineInterceptor(options?: DeadlineOptions): Intercepto
     // grpc-js uses only the interface of what an interceptor returns, so the next call can be
     // handed back unwrapped; its type says InterceptingCall for no runtime reason.
     const call = nextCall(callOptions) as InterceptingCall;
-    return context === undefined ? call : linkCancellation(call, context);
+    return context === undefined
+      ? call
+      : (new LinkedCall(call, context) as unknown as InterceptingCall);
   };
 }
 
-/** Cancels `call` when the incoming call is cancelled; stops listening when `call` ends. */
-function linkCancellation(call: InterceptingCall, context: CallContext): InterceptingCall {
-  let unsubscribe: (() => void) | undefined;
-  return new InterceptingCall(call, {
-    start(metadata, _listener, next) {
-      unsubscribe = context.onCancel((reason) =>
-        call.cancelWithStatus(Status.CANCELLED, `incoming call ${context.method} ended: ${reason}`),
-      );
-      next(metadata, {
-        onReceiveStatus(status, nextStatus) {
-          unsubscribe?.();
-          nextStatus(status);
-        },
-      });
-    },
-  });
+/** Cancels the call when the incoming call is cancelled; stops listening when the call ends. */
+class LinkedCall extends ForwardingCall {
+  private unsubscribe: (() => void) | undefined;
+  constructor(
+    next: InterceptingCallInterface,
+    private readonly context: CallContext,
+  ) {
+    super(next);
+  }
+  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    this.unsubscribe = this.context.onCancel((reason) =>
+      this.next.cancelWithStatus(
+        Status.CANCELLED,
+        `incoming call ${this.context.method} ended: ${reason}`,
+      ),
+    );
+    super.start(metadata, listener);
+  }
+  override onReceiveStatus(status: StatusObject): void {
+    this.unsubscribe?.();
+    super.onReceiveStatus(status);
+  }
 }

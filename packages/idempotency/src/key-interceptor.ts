@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import type { InterceptingCall, InterceptingListener, Interceptor, Metadata } from '@grpc/grpc-js';
 import {
   MethodTable,
   functionOption,
   objectOption,
   resolveMethodTable,
   ConfigError,
+  ForwardingCall,
+  type InterceptingCallInterface,
   type MethodsConfig,
 } from '@grpc-resilience/status';
 
@@ -48,14 +50,24 @@ export function createIdempotencyKeyInterceptor(options?: IdempotencyKeyOptions)
   return (callOptions, nextCall) => {
     const call = nextCall(callOptions) as InterceptingCall;
     if (methods.lookup(callOptions.method_definition.path)?.idempotent) return call;
-    return new InterceptingCall(call, {
-      start(metadata, listener, next) {
-        if (metadata.get(header).length > 0) return next(metadata, listener);
-        // The caller may reuse its Metadata object for other calls: never write into it.
-        const keyed = metadata.clone();
-        keyed.set(header, generateKey());
-        next(keyed, listener);
-      },
-    });
+    return new KeyedCall(call, header, generateKey) as unknown as InterceptingCall;
   };
+}
+
+/** Adds one idempotency key to the call's metadata, unless the caller set one. */
+class KeyedCall extends ForwardingCall {
+  constructor(
+    next: InterceptingCallInterface,
+    private readonly header: string,
+    private readonly generateKey: () => string,
+  ) {
+    super(next);
+  }
+  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    if (metadata.get(this.header).length > 0) return super.start(metadata, listener);
+    // The caller may reuse its Metadata object for other calls: never write into it.
+    const keyed = metadata.clone();
+    keyed.set(this.header, this.generateKey());
+    super.start(keyed, listener);
+  }
 }

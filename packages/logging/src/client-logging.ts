@@ -1,12 +1,16 @@
 import {
-  InterceptingCall,
   status as Status,
+  type InterceptingCall,
+  type InterceptingListener,
   type Interceptor,
+  type InterceptorOptions,
   type Metadata,
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { Level, Logger } from 'pino';
 import {
+  ForwardingCall,
+  type InterceptingCallInterface,
   REASON_METADATA_KEY,
   classifyStatus,
   enumOption,
@@ -53,56 +57,72 @@ export function createClientLoggingInterceptor(options: ClientLoggingOptions): I
   ]);
   const breakerState = options.breakerState;
 
-  return (callOptions, nextCall) => {
-    const startedAt = performance.now();
-    const startedAtEpoch = Date.now();
-    const method = callOptions.method_definition.path;
-    let requestMetadata: Metadata | undefined;
-    const call = nextCall(callOptions) as InterceptingCall;
-    return new InterceptingCall(call, {
-      start(metadata, _listener, next) {
-        requestMetadata = metadata;
-        next(metadata, {
-          onReceiveStatus(status: StatusObject, nextStatus) {
-            const ok = status.code === Status.OK;
-            if (!ok || logger.isLevelEnabled(successLevel)) {
-              // Read now: the deadline interceptor, inside this one, set it on the same options.
-              const deadline = deadlineMs(callOptions.deadline);
-              const durationMs = Math.round((performance.now() - startedAt) * 100) / 100;
-              const record: Record<string, unknown> = {
-                grpc: {
-                  method,
-                  peer: call.getPeer(),
-                  code: status.code,
-                  status: statusName(status.code),
-                  durationMs,
-                  attempts: Number(status.metadata?.get('grpc-resilience-attempts')[0] ?? 1),
-                  deadlineMs:
-                    deadline === undefined ? undefined : Math.round(deadline - startedAtEpoch),
-                  timeLeftMs:
-                    deadline === undefined ? undefined : Math.round(deadline - Date.now()),
-                },
-              };
-              if (ok) {
-                logger[successLevel](record, 'grpc call');
-              } else {
-                const cls = classifyStatus(status);
-                const grpc = record.grpc as Record<string, unknown>;
-                grpc.details = status.details;
-                grpc.fault = cls.fault;
-                grpc.origin = cls.origin;
-                grpc.reason = status.metadata?.get(REASON_METADATA_KEY)[0];
-                grpc.breaker = breakerState?.(method);
-                grpc.metadata = redactMetadata(requestMetadata, redacted);
-                logger[levelOf(cls)](record, 'grpc call failed');
-              }
-            }
-            nextStatus(status);
-          },
-        });
-      },
-    });
-  };
+  const settings: CallLogSettings = { logger, successLevel, redacted, breakerState };
+  return (callOptions, nextCall) =>
+    new LoggedCall(
+      nextCall(callOptions) as InterceptingCall,
+      callOptions,
+      settings,
+    ) as unknown as InterceptingCall;
+}
+
+interface CallLogSettings {
+  logger: Logger;
+  successLevel: Level;
+  redacted: ReadonlySet<string>;
+  breakerState: ((method: string) => string) | undefined;
+}
+
+/** Writes the call's record when its status arrives. */
+class LoggedCall extends ForwardingCall {
+  private readonly startedAt = performance.now();
+  private readonly startedAtEpoch = Date.now();
+  private requestMetadata: Metadata | undefined;
+
+  constructor(
+    next: InterceptingCallInterface,
+    private readonly callOptions: InterceptorOptions,
+    private readonly settings: CallLogSettings,
+  ) {
+    super(next);
+  }
+
+  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    this.requestMetadata = metadata;
+    super.start(metadata, listener);
+  }
+
+  override onReceiveStatus(status: StatusObject): void {
+    const { logger, successLevel } = this.settings;
+    if (status.code !== Status.OK || logger.isLevelEnabled(successLevel)) this.log(status);
+    super.onReceiveStatus(status);
+  }
+
+  private log(status: StatusObject): void {
+    const { logger, successLevel, redacted, breakerState } = this.settings;
+    const method = this.callOptions.method_definition.path;
+    // Read now: the deadline interceptor, inside this one, set it on the same options object.
+    const deadline = deadlineMs(this.callOptions.deadline);
+    const grpc: Record<string, unknown> = {
+      method,
+      peer: this.next.getPeer(),
+      code: status.code,
+      status: statusName(status.code),
+      durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
+      attempts: Number(status.metadata?.get('grpc-resilience-attempts')[0] ?? 1),
+      deadlineMs: deadline === undefined ? undefined : Math.round(deadline - this.startedAtEpoch),
+      timeLeftMs: deadline === undefined ? undefined : Math.round(deadline - Date.now()),
+    };
+    if (status.code === Status.OK) return void logger[successLevel]({ grpc }, 'grpc call');
+    const cls = classifyStatus(status);
+    grpc.details = status.details;
+    grpc.fault = cls.fault;
+    grpc.origin = cls.origin;
+    grpc.reason = status.metadata?.get(REASON_METADATA_KEY)[0];
+    grpc.breaker = breakerState?.(method);
+    grpc.metadata = redactMetadata(this.requestMetadata, redacted);
+    logger[levelOf(cls)]({ grpc }, 'grpc call failed');
+  }
 }
 
 /**

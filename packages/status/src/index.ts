@@ -35,3 +35,4 @@ export {
   type MethodsConfig,
 } from './method-table';
 export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
+export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
