@@ -12,6 +12,11 @@ import { runResilience } from './resilience';
  */
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+  if (only !== undefined && !['inproc', 'e2e', 'faults'].includes(only))
+    throw new Error('--only takes inproc, e2e or faults');
+  const run = (section: string) => only === undefined || only === section;
   const plan = quick
     ? { inprocRounds: 5, inprocCalls: 3000, e2eRounds: 3, e2eWindowMs: 1000, scenarioCalls: 400 }
     : {
@@ -26,16 +31,17 @@ async function main(): Promise<void> {
     `grpc-resilience benchmarks (${quick ? 'quick' : 'full'}), Node ${process.version}\n`,
   );
 
-  const inproc = await runInproc(plan.inprocRounds, plan.inprocCalls);
-  console.log(`${inprocTable(inproc)}\n`);
-  const e2e = await runE2e(plan.e2eRounds, plan.e2eWindowMs);
-  console.log(`${e2eTables(e2e)}\n`);
-  const resilience = await runResilience(plan.scenarioCalls);
-  console.log(`${resilienceTable(resilience.rows, resilience)}\n`);
+  const inproc = run('inproc') ? await runInproc(plan.inprocRounds, plan.inprocCalls) : undefined;
+  if (inproc) console.log(`${inprocTable(inproc)}\n`);
+  const e2e = run('e2e') ? await runE2e(plan.e2eRounds, plan.e2eWindowMs) : undefined;
+  if (e2e) console.log(`${e2eTables(e2e)}\n`);
+  const resilience = run('faults') ? await runResilience(plan.scenarioCalls) : undefined;
+  if (resilience) console.log(`${resilienceTable(resilience.rows, resilience)}\n`);
+  if (only !== undefined) return; // a partial run does not replace the committed results
 
   const dir = join(__dirname, '..', 'results');
   mkdirSync(dir, { recursive: true });
-  const { latencySamples, ...e2eSummary } = e2e;
+  const { latencySamples, ...e2eSummary } = e2e!;
   const json = {
     date: new Date().toISOString(),
     node: process.version,

@@ -91,7 +91,7 @@ export function latencySvg(samples: { raw: number[]; layer: number[] }): string 
   const max = Math.max(...raw, ...layer) * 1.1;
   const [w, h, left, bottom] = [640, 320, 60, 40];
   const x = (i: number, j: number) => left + i * ((w - left - 20) / ps.length) + 8 + j * 34;
-  const y = (v: number) => h - bottom - (v / max) * (h - bottom - 30);
+  const y = (v: number) => h - bottom - (v / max) * (h - bottom - 55);
   const bars = ps
     .map(
       (p, i) =>
@@ -108,8 +108,8 @@ export function latencySvg(samples: { raw: number[]; layer: number[] }): string 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${left}" y="18" font-size="13">Unary latency at 1 in flight, ms (loopback, 2 processes)</text>
-<rect x="${w - 250}" y="8" width="10" height="10" fill="#aaaaaa"/><text x="${w - 235}" y="17" font-size="11">raw grpc-js</text>
-<rect x="${w - 150}" y="8" width="10" height="10" fill="#2a7ab9"/><text x="${w - 135}" y="17" font-size="11">grpc-resilience</text>
+<rect x="${left}" y="28" width="10" height="10" fill="#aaaaaa"/><text x="${left + 15}" y="37" font-size="11">raw grpc-js</text>
+<rect x="${left + 100}" y="28" width="10" height="10" fill="#2a7ab9"/><text x="${left + 115}" y="37" font-size="11">grpc-resilience (full default stack)</text>
 <line x1="${left}" y1="${h - bottom}" x2="${w - 10}" y2="${h - bottom}" stroke="black"/>
 ${bars}
 </svg>
