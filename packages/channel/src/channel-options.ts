@@ -22,28 +22,18 @@ export function composeChannelOptions(
   }
   const user = (input.channelOptions ?? {}) as ChannelOptions;
   const options: ChannelOptions = { ...clientKeepaliveChannelOptions(keepalive) };
-  if (input.maxSendMessageBytes !== undefined) {
-    options['grpc.max_send_message_length'] = integerOption(
-      'maxSendMessageBytes',
-      input.maxSendMessageBytes,
-      0,
-      {
-        min: 1,
-        max: 2 ** 31 - 1,
-      },
-    );
-  }
-  if (input.maxReceiveMessageBytes !== undefined) {
-    options['grpc.max_receive_message_length'] = integerOption(
-      'maxReceiveMessageBytes',
-      input.maxReceiveMessageBytes,
-      0,
-      {
-        min: 1,
-        max: 2 ** 31 - 1,
-      },
-    );
-  }
+  setMessageLimit(
+    options,
+    'grpc.max_send_message_length',
+    'maxSendMessageBytes',
+    input.maxSendMessageBytes,
+  );
+  setMessageLimit(
+    options,
+    'grpc.max_receive_message_length',
+    'maxReceiveMessageBytes',
+    input.maxReceiveMessageBytes,
+  );
   Object.assign(options, user);
   let serviceConfig: Record<string, unknown> = {};
   const raw = user['grpc.service_config'];
@@ -65,4 +55,15 @@ export function composeChannelOptions(
   if (Object.keys(serviceConfig).length > 0)
     options['grpc.service_config'] = JSON.stringify(serviceConfig);
   return options;
+}
+
+/** Sets a grpc-js message size limit from a `…MessageBytes` option, when one is given. */
+export function setMessageLimit(
+  options: Record<string, unknown>,
+  key: string,
+  path: string,
+  value: unknown,
+): void {
+  if (value !== undefined)
+    options[key] = integerOption(path, value, 0, { min: 1, max: 2 ** 31 - 1 });
 }

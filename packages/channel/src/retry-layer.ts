@@ -1,23 +1,12 @@
 import type { Logger } from 'pino';
 import { attemptLogHooks } from '@grpc-resilience/logging';
-import { RetryBudget, createRetryInterceptor, type RetryOptions } from '@grpc-resilience/retry';
+import {
+  RETRY_OPTION_KEYS,
+  RetryBudget,
+  createRetryInterceptor,
+  type RetryOptions,
+} from '@grpc-resilience/retry';
 import { objectOption, type MethodTable } from '@grpc-resilience/status';
-
-const RETRY_KEYS = [
-  'maxAttempts',
-  'initialBackoffMs',
-  'maxBackoffMs',
-  'multiplier',
-  'retryableCodes',
-  'budget',
-  'serverDeduplicates',
-  'idempotencyKeyHeader',
-  'maxBufferBytes',
-  'onRetry',
-  'onGiveUp',
-  'random',
-  'now',
-] as const;
 
 /**
  * The retry interceptor as the factory wires it: idempotency from the merged method table, one
@@ -29,7 +18,7 @@ export function createRetryLayer(
   logger: Logger | undefined,
   shared: { budget?: RetryBudget },
 ) {
-  const input = objectOption('retry', retry, RETRY_KEYS) as RetryOptions;
+  const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;
   const hooks = logger ? attemptLogHooks(logger) : undefined;
   const { onRetry, onGiveUp } = input;
   let budget: RetryOptions['budget'] = input.budget;

@@ -8,7 +8,8 @@ import {
   type ServerKeepaliveOptions,
 } from '@grpc-resilience/keepalive';
 import { createServerLoggingInterceptor } from '@grpc-resilience/logging';
-import { ConfigError, integerOption, objectOption } from '@grpc-resilience/status';
+import { ConfigError, objectOption } from '@grpc-resilience/status';
+import { setMessageLimit } from './channel-options';
 
 /** The server configuration of the layer. Every field is optional. */
 export interface ResilientServerConfig {
@@ -67,22 +68,18 @@ export function resilientServerOptions(config: ResilientServerConfig = {}): Serv
   const options: ServerOptions = {
     ...serverKeepaliveOptions(resolveServerKeepalive(input.keepalive as never)),
   };
-  if (input.maxReceiveMessageBytes !== undefined) {
-    options['grpc.max_receive_message_length'] = integerOption(
-      'maxReceiveMessageBytes',
-      input.maxReceiveMessageBytes,
-      0,
-      { min: 1, max: 2 ** 31 - 1 },
-    );
-  }
-  if (input.maxSendMessageBytes !== undefined) {
-    options['grpc.max_send_message_length'] = integerOption(
-      'maxSendMessageBytes',
-      input.maxSendMessageBytes,
-      0,
-      { min: 1, max: 2 ** 31 - 1 },
-    );
-  }
+  setMessageLimit(
+    options,
+    'grpc.max_receive_message_length',
+    'maxReceiveMessageBytes',
+    input.maxReceiveMessageBytes,
+  );
+  setMessageLimit(
+    options,
+    'grpc.max_send_message_length',
+    'maxSendMessageBytes',
+    input.maxSendMessageBytes,
+  );
   const user = objectOption(
     'serverOptions',
     input.serverOptions,

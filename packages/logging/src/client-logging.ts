@@ -13,12 +13,11 @@ import {
   type InterceptingCallInterface,
   REASON_METADATA_KEY,
   classifyStatus,
-  enumOption,
   objectOption,
   statusName,
 } from '@grpc-resilience/status';
-import { levelOf } from './levels';
-import { DEFAULT_REDACTED_KEYS, redactMetadata } from './redact';
+import { levelOf, resolveLogSettings, type LogSettings } from './levels';
+import { redactMetadata } from './redact';
 
 /** Options of {@link createClientLoggingInterceptor}. */
 export interface ClientLoggingOptions {
@@ -31,8 +30,6 @@ export interface ClientLoggingOptions {
   /** Reads the circuit state to put in failure records (the channel factory wires it). */
   breakerState?: (method: string) => string;
 }
-
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 /**
  * One pino record per logical call (outermost in the chain, so retries are inside it): method,
@@ -47,17 +44,10 @@ export function createClientLoggingInterceptor(options: ClientLoggingOptions): I
     'redact',
     'breakerState',
   ]);
-  const logger = input.logger as Logger;
-  if (!logger || typeof logger.info !== 'function')
-    throw new TypeError('logging.logger must be a pino logger');
-  const successLevel = enumOption('logging.successLevel', input.successLevel, 'debug', LEVELS);
-  const redacted = new Set([
-    ...DEFAULT_REDACTED_KEYS,
-    ...((input.redact as string[] | undefined) ?? []),
-  ]);
-  const breakerState = options.breakerState;
-
-  const settings: CallLogSettings = { logger, successLevel, redacted, breakerState };
+  const settings: CallLogSettings = {
+    ...resolveLogSettings(input),
+    breakerState: options.breakerState,
+  };
   return (callOptions, nextCall) =>
     new LoggedCall(
       nextCall(callOptions) as InterceptingCall,
@@ -66,10 +56,7 @@ export function createClientLoggingInterceptor(options: ClientLoggingOptions): I
     ) as unknown as InterceptingCall;
 }
 
-interface CallLogSettings {
-  logger: Logger;
-  successLevel: Level;
-  redacted: ReadonlySet<string>;
+interface CallLogSettings extends LogSettings {
   breakerState: ((method: string) => string) | undefined;
 }
 

@@ -1,6 +1,7 @@
-import type { Level } from 'pino';
+import type { Level, Logger } from 'pino';
 import { status as Status } from '@grpc/grpc-js';
-import type { StatusClass } from '@grpc-resilience/status';
+import { enumOption, type StatusClass } from '@grpc-resilience/status';
+import { DEFAULT_REDACTED_KEYS } from './redact';
 
 /**
  * The level of a failed call's record: the server's or the network's faults are warnings (errors
@@ -16,4 +17,27 @@ export function levelOf(cls: StatusClass): Level {
     return 'error';
   }
   return 'warn';
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/** The options both logging interceptors share, validated. */
+export interface LogSettings {
+  logger: Logger;
+  successLevel: Level;
+  redacted: ReadonlySet<string>;
+}
+
+export function resolveLogSettings(input: Record<string, unknown>): LogSettings {
+  const logger = input.logger as Logger;
+  if (!logger || typeof logger.info !== 'function')
+    throw new TypeError('logging.logger must be a pino logger');
+  return {
+    logger,
+    successLevel: enumOption('logging.successLevel', input.successLevel, 'debug', LEVELS),
+    redacted: new Set([
+      ...DEFAULT_REDACTED_KEYS,
+      ...((input.redact as string[] | undefined) ?? []),
+    ]),
+  };
 }

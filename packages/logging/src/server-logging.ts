@@ -1,8 +1,8 @@
 import { ServerInterceptingCall, status as Status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Level, Logger } from 'pino';
-import { classifyStatus, enumOption, objectOption, statusName } from '@grpc-resilience/status';
-import { levelOf } from './levels';
-import { DEFAULT_REDACTED_KEYS, redactMetadata } from './redact';
+import { classifyStatus, objectOption, statusName } from '@grpc-resilience/status';
+import { levelOf, resolveLogSettings } from './levels';
+import { redactMetadata } from './redact';
 
 /** Options of {@link createServerLoggingInterceptor}. */
 export interface ServerLoggingOptions {
@@ -13,19 +13,10 @@ export interface ServerLoggingOptions {
   redact?: readonly string[];
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-
 /** One pino record per served call: method, peer, status, duration, time left on arrival. */
 export function createServerLoggingInterceptor(options: ServerLoggingOptions): ServerInterceptor {
   const input = objectOption('logging', options, ['logger', 'successLevel', 'redact']);
-  const logger = input.logger as Logger;
-  if (!logger || typeof logger.info !== 'function')
-    throw new TypeError('logging.logger must be a pino logger');
-  const successLevel = enumOption('logging.successLevel', input.successLevel, 'debug', LEVELS);
-  const redacted = new Set([
-    ...DEFAULT_REDACTED_KEYS,
-    ...((input.redact as string[] | undefined) ?? []),
-  ]);
+  const { logger, successLevel, redacted } = resolveLogSettings(input);
 
   return (method, call) => {
     const startedAt = performance.now();

@@ -11,6 +11,7 @@ export {
 export { assertNoNativeRetries } from './native-retries';
 export {
   resolveRetryOptions,
+  RETRY_OPTION_KEYS,
   DEFAULT_RETRYABLE_CODES,
   type RetryOptions,
   type ResolvedRetryOptions,

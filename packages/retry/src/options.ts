@@ -109,7 +109,8 @@ export const DEFAULT_RETRYABLE_CODES: readonly Status[] = Object.freeze([
   Status.ABORTED,
 ]);
 
-const KEYS = [
+/** Every option name of {@link RetryOptions}, for validating configs that embed them. */
+export const RETRY_OPTION_KEYS = [
   'maxAttempts',
   'initialBackoffMs',
   'maxBackoffMs',
@@ -131,7 +132,7 @@ export function resolveRetryOptions(
   options: RetryOptions | undefined,
   path = 'retry',
 ): ResolvedRetryOptions {
-  const input = objectOption(path, options, KEYS);
+  const input = objectOption(path, options, RETRY_OPTION_KEYS);
   const initialBackoffMs = integerOption(`${path}.initialBackoffMs`, input.initialBackoffMs, 100, {
     min: 0,
     max: 60_000,
