@@ -3,7 +3,6 @@ import type {
   ChannelOptions,
   Interceptor,
   ServiceDefinition,
-  status as Status,
 } from '@grpc/grpc-js';
 import type { Logger, Level } from 'pino';
 import type { CircuitBreakerOptions } from '@grpc-resilience/circuit-breaker';
@@ -64,6 +63,3 @@ export const CLIENT_CONFIG_KEYS = [
   'maxSendMessageBytes',
   'maxReceiveMessageBytes',
 ] as const;
-
-/** Retryable codes as documented; re-exported for config authors. */
-export type RetryableCode = Status;

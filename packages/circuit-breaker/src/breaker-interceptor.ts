@@ -38,7 +38,7 @@ export function createCircuitBreakerInterceptor(
   const circuits = new Map<string, CircuitBreaker>();
   const listeners = new Set<(change: BreakerStateChange) => void>();
   const targetCircuit = newCircuit(resolved.target);
-  let inFlight = 0;
+  const load: CallCounter = { inFlight: 0 };
 
   function newCircuit(name: string): CircuitBreaker {
     const circuit = new CircuitBreaker(name, resolved);
@@ -60,20 +60,20 @@ export function createCircuitBreakerInterceptor(
       return rejectedCall(Status.UNAVAILABLE, `circuit open for ${circuit.name}`, 'circuit-open');
     }
     const probe = admission === 'probe';
-    if (resolved.maxConcurrent !== undefined && inFlight >= resolved.maxConcurrent) {
+    if (resolved.maxConcurrent !== undefined && load.inFlight >= resolved.maxConcurrent) {
       if (probe) circuit.onNeutral(true);
       return rejectedCall(
         Status.RESOURCE_EXHAUSTED,
-        `bulkhead full for ${resolved.target}: ${inFlight} calls in flight, at most ${resolved.maxConcurrent}`,
+        `bulkhead full for ${resolved.target}: ${load.inFlight} calls in flight, at most ${resolved.maxConcurrent}`,
         'bulkhead',
       );
     }
-    inFlight++;
+    load.inFlight++;
     return new CountedCall(
       nextCall(callOptions) as InterceptingCall,
       circuit,
       probe,
-      () => inFlight--,
+      load,
     ) as unknown as InterceptingCall;
   };
 
@@ -85,9 +85,14 @@ export function createCircuitBreakerInterceptor(
       return { dispose: () => void listeners.delete(listener) };
     },
     get inFlight() {
-      return inFlight;
+      return load.inFlight;
     },
   };
+}
+
+/** Calls in flight through one interceptor (what the bulkhead caps). */
+interface CallCounter {
+  inFlight: number;
 }
 
 /** Counts the call's outcome against its circuit, once it ends. */
@@ -97,7 +102,7 @@ class CountedCall extends ForwardingCall {
     next: InterceptingCallInterface,
     private readonly circuit: CircuitBreaker,
     private readonly probe: boolean,
-    private readonly ended: () => void,
+    private readonly load: CallCounter,
   ) {
     super(next);
   }
@@ -106,7 +111,7 @@ class CountedCall extends ForwardingCall {
     super.cancelWithStatus(code, details);
   }
   override onReceiveStatus(status: StatusObject): void {
-    this.ended();
+    this.load.inFlight--;
     record(this.circuit, this.probe, status, this.cancelledByCaller);
     super.onReceiveStatus(status);
   }

@@ -104,8 +104,12 @@ export function currentSignal(): AbortSignal | undefined {
  * Runs `fn` with `context` as the ambient call context: for entry points that are not gRPC
  * handlers (an HTTP request, a queue consumer) whose outgoing gRPC calls should inherit a budget.
  */
-export function runWithCallContext<T>(context: CallContext, fn: () => T): T {
-  return storage.run(context, fn);
+export function runWithCallContext<A extends unknown[], T>(
+  context: CallContext,
+  fn: (...args: A) => T,
+  ...args: A
+): T {
+  return storage.run(context, fn, ...args);
 }
 
 /** Runs `fn` outside any call context: calls made inside inherit nothing (opt-out). */

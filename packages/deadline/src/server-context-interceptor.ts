@@ -29,9 +29,9 @@ export function createServerContextInterceptor(options?: ServerContextOptions): 
         // context puts the handler, and everything it awaits, in it.
         next({
           onReceiveMetadata: (metadata, nextMetadata) =>
-            runWithCallContext(context, () => nextMetadata(metadata)),
+            runWithCallContext(context, nextMetadata, metadata),
           onReceiveMessage: (message, nextMessage) =>
-            runWithCallContext(context, () => nextMessage(message)),
+            runWithCallContext(context, nextMessage, message),
           onReceiveHalfClose: (nextHalfClose) => runWithCallContext(context, nextHalfClose),
           onCancel: () => {
             // grpc-js also reports a close after a normal finish as a cancel.

@@ -1,16 +1,15 @@
 import {
-  InterceptingCall,
   Metadata,
   status as Status,
   type InterceptingListener,
   type InterceptorOptions,
   type StatusObject,
 } from '@grpc/grpc-js';
+import type { InterceptingCallInterface } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
 import { decideRetry } from './retry-policy';
 
 type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
-type InterceptingCallInterface = ConstructorParameters<typeof InterceptingCall>[0];
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
 
 /** Trailer added to a call's final status when it took more than one attempt. */

@@ -6,8 +6,7 @@ import {
   type status as Status,
 } from '@grpc/grpc-js';
 
-/** grpc-js does not export this interface by name; it is what `InterceptingCall` wraps. */
-type InterceptingCallInterface = ConstructorParameters<typeof InterceptingCall>[0];
+import type { InterceptingCallInterface } from './forwarding-call';
 
 /** Request metadata / trailer key that says why the layer itself ended a call. */
 export const REASON_METADATA_KEY = 'grpc-resilience-reason';

@@ -24,6 +24,21 @@ function inRange(value: number, { min, max }: NumberRange): boolean {
   return (min === undefined || value >= min) && (max === undefined || value <= max);
 }
 
+function checkedNumber(
+  path: string,
+  value: unknown,
+  defaultValue: number,
+  range: NumberRange,
+  isKind: (value: number) => boolean,
+  kind: string,
+): number {
+  if (value === undefined) return defaultValue;
+  if (typeof value !== 'number' || !isKind(value) || !inRange(value, range)) {
+    throw new ConfigError(path, `must be ${kind} ${rangeText(range)}`.trimEnd(), value);
+  }
+  return value;
+}
+
 /** An integer (such as a count or a whole number of milliseconds) within `range`. */
 export function integerOption(
   path: string,
@@ -31,11 +46,7 @@ export function integerOption(
   defaultValue: number,
   range: NumberRange = {},
 ): number {
-  if (value === undefined) return defaultValue;
-  if (typeof value !== 'number' || !Number.isInteger(value) || !inRange(value, range)) {
-    throw new ConfigError(path, `must be an integer ${rangeText(range)}`.trimEnd(), value);
-  }
-  return value;
+  return checkedNumber(path, value, defaultValue, range, Number.isInteger, 'an integer');
 }
 
 /** A finite number within `range`. */
@@ -45,11 +56,7 @@ export function numberOption(
   defaultValue: number,
   range: NumberRange = {},
 ): number {
-  if (value === undefined) return defaultValue;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !inRange(value, range)) {
-    throw new ConfigError(path, `must be a finite number ${rangeText(range)}`.trimEnd(), value);
-  }
-  return value;
+  return checkedNumber(path, value, defaultValue, range, Number.isFinite, 'a finite number');
 }
 
 /** A boolean. */
