@@ -36,3 +36,4 @@ export {
 } from './method-table';
 export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
+export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
