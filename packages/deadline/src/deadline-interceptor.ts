@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   ForwardingCall,
+  PROPAGATED_CANCEL_PREFIX,
   rejectedCall,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
@@ -78,7 +79,7 @@ class LinkedCall extends ForwardingCall {
     this.unsubscribe = this.context.onCancel((reason) =>
       this.next.cancelWithStatus(
         Status.CANCELLED,
-        `incoming call ${this.context.method} ended: ${reason}`,
+        `${PROPAGATED_CANCEL_PREFIX}${this.context.method} (${reason})`,
       ),
     );
     super.start(metadata, listener);

@@ -1,5 +1,5 @@
 import { status as Status } from '@grpc/grpc-js';
-import { classifyStatus, classifyStatusCode, statusName } from './index';
+import { PROPAGATED_CANCEL_PREFIX, classifyStatus, classifyStatusCode, statusName } from './index';
 
 // [code, retry if idempotent, retry if not idempotent, breaker failure, fault] — DESIGN.md's table.
 const TABLE: [Status, boolean, boolean, boolean, string][] = [
@@ -138,6 +138,15 @@ describe('classifyStatus refinements by origin', () => {
       breakerFailure: true,
       retryableIfIdempotent: true,
       retryableIfNotIdempotent: false,
+    });
+  });
+
+  it("a cancel propagated from the incoming call is nobody's failure downstream", () => {
+    const details = `${PROPAGATED_CANCEL_PREFIX}/pkg.Up/Call (cancelled by the client)`;
+    expect(classifyStatus({ code: Status.CANCELLED, details })).toMatchObject({
+      origin: 'local',
+      breakerFailure: false,
+      retryableIfIdempotent: false,
     });
   });
 

@@ -10,6 +10,7 @@ export {
   statusOrigin,
   isMessageTooLarge,
   isNeverSent,
+  PROPAGATED_CANCEL_PREFIX,
   type StatusOrigin,
   type StatusContext,
   type StatusLike,

@@ -45,7 +45,14 @@ const LOCAL_UNAVAILABLE =
 const LOCAL_SEND_TOO_LARGE = /^Attempted to send message with a size larger than/;
 const RECEIVE_TOO_LARGE =
   /^Received message (?:larger than max|that decompresses to a size larger than)/;
-const LOCAL_CANCEL = /^Cancelled on client$|^Cancelled by parent call$/;
+/**
+ * Details of the CANCELLED with which the deadline package ends a call because the incoming call
+ * it was made for ended (cancel propagation). grpc-js hands a balancer's `onCallEnded` only the
+ * code and these details, so the cause travels in them: no policy may blame the server for it.
+ */
+export const PROPAGATED_CANCEL_PREFIX = 'Cancelled because the incoming call ended: ';
+const LOCAL_CANCEL =
+  /^Cancelled on client$|^Cancelled by parent call$|^Cancelled because the incoming call ended: /;
 const TRANSPORT =
   /^Received RST_STREAM with code|^Connection dropped$|^Stream refused by server$|^Write error:|ECONNRESET|ETIMEDOUT|EPIPE/;
 
