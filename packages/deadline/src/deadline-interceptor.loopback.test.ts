@@ -30,8 +30,41 @@ afterEach(() => {
   backend.kill();
 });
 
-function client(options?: DeadlineOptions, address = backend.address): TestServiceClient {
-  const c = createTestClient(address, { interceptors: [createDeadlineInterceptor(options)] });
+/**
+ * Counts the statuses each call's listener receives, by method, from an interceptor outside the
+ * one under test. grpc-js drops a second status at the top level (client.ts ignores any status
+ * after the first), so a count taken from the call's 'status' event can never exceed 1; here a
+ * second report would be seen.
+ */
+function statusCounter() {
+  const counts = new Map<string, number>();
+  const interceptor: grpc.Interceptor = (options, nextCall) => {
+    const path = options.method_definition.path;
+    return new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, _listener, next) {
+        next(
+          metadata,
+          new grpc.ListenerBuilder()
+            .withOnReceiveStatus((status, nextStatus) => {
+              counts.set(path, (counts.get(path) ?? 0) + 1);
+              nextStatus(status);
+            })
+            .build(),
+        );
+      },
+    });
+  };
+  return { interceptor, counts };
+}
+
+function client(
+  options?: DeadlineOptions,
+  address = backend.address,
+  outer: grpc.Interceptor[] = [],
+): TestServiceClient {
+  const c = createTestClient(address, {
+    interceptors: [...outer, createDeadlineInterceptor(options)],
+  });
   clients.push(c);
   return c;
 }
@@ -75,8 +108,41 @@ describe('every call gets a deadline', () => {
     expect(short).toBeLessThanOrEqual(50);
   });
 
-  it('a hanging server: every call shape ends DEADLINE_EXCEEDED no later than deadline + 50 ms', async () => {
-    const c = client({ defaultMs: 200 });
+  it('server-streaming and bidi calls get streamDefaultMs; unary and client-streaming defaultMs', async () => {
+    const c = client({ defaultMs: 700, streamDefaultMs: 60_000 });
+    await callUnary(c, 'GetItem', {});
+    await callClientStream(c, 'UploadItems', [{ id: 'a' }]);
+    await callServerStream(c, 'ListItems', { count: 1 });
+    await callBidi(c, 'SyncItems', [{ id: 'a' }]);
+    const seen = Object.fromEntries(
+      backend.counters.records.map((record) => [record.method, record.remainingMs]),
+    );
+    for (const method of ['GetItem', 'UploadItems']) {
+      expect(seen[method]).toBeGreaterThan(600);
+      expect(seen[method]).toBeLessThanOrEqual(700);
+    }
+    for (const method of ['ListItems', 'SyncItems']) {
+      expect(seen[method]).toBeGreaterThan(59_000);
+      expect(seen[method]).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it("a stream's default is 30 minutes, and the method's timeoutMs wins over it", async () => {
+    await callServerStream(client(), 'ListItems', { count: 1 });
+    const c = client({ methods: { [TEST_METHODS.listItems]: { timeoutMs: 400 } } });
+    await callServerStream(c, 'ListItems', { count: 1 });
+    const [byDefault, byMethod] = backend.counters.deadlinesSeen;
+    expect(byDefault).toBeGreaterThan(1_800_000 - 1000);
+    expect(byDefault).toBeLessThanOrEqual(1_800_000);
+    expect(byMethod).toBeGreaterThan(300);
+    expect(byMethod).toBeLessThanOrEqual(400);
+  });
+
+  it('a hanging server: every call shape ends DEADLINE_EXCEEDED no later than deadline + 50 ms, once', async () => {
+    const counter = statusCounter();
+    const c = client({ defaultMs: 200, streamDefaultMs: 200 }, backend.address, [
+      counter.interceptor,
+    ]);
     const hang = { metadata: behaviourMetadata({ hang: true }) };
     const outcomes = await Promise.all([
       callUnary(c, 'GetItem', {}, hang),
@@ -88,14 +154,20 @@ describe('every call gets a deadline', () => {
       expect(outcome.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
       expect(outcome.durationMs).toBeGreaterThanOrEqual(195);
       expect(outcome.durationMs).toBeLessThanOrEqual(200 + 50);
-      expect(outcome.statusEvents).toBe(1);
     }
+    expect(Object.fromEntries(counter.counts)).toEqual({
+      [TEST_METHODS.getItem]: 1,
+      [TEST_METHODS.listItems]: 1,
+      [TEST_METHODS.uploadItems]: 1,
+      [TEST_METHODS.syncItems]: 1,
+    });
   });
 });
 
 describe('fail fast when the budget is too small', () => {
-  it('sends nothing: the backend sees no call, in every shape', async () => {
-    const c = client({ minBudgetMs: 20 });
+  it('sends nothing: the backend sees no call, in every shape, and each ends once', async () => {
+    const counter = statusCounter();
+    const c = client({ minBudgetMs: 20 }, backend.address, [counter.interceptor]);
     const soon = { timeoutMs: 10 };
     const outcomes = await Promise.all([
       callUnary(c, 'GetItem', {}, soon),
@@ -111,6 +183,7 @@ describe('fail fast when the budget is too small', () => {
       expect(outcome.status.metadata.get(REASON_METADATA_KEY)).toEqual(['deadline-budget']);
       expect(outcome.durationMs).toBeLessThan(10);
     }
+    expect([...counter.counts.values()]).toEqual([1, 1, 1, 1]);
     expect(backend.counters.calls).toBe(0);
   });
 

@@ -1,40 +1,34 @@
-import {
-  status as Status,
-  type InterceptingCall,
-  type InterceptingListener,
-  type Interceptor,
-  type Metadata,
-  type StatusObject,
-} from '@grpc/grpc-js';
-import {
-  ForwardingCall,
-  PROPAGATED_CANCEL_PREFIX,
-  rejectedCall,
-  type InterceptingCallInterface,
-} from '@grpc-resilience/status';
-import { currentCallContext, type CallContext } from './call-context';
+import { status as Status, type InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { rejectedCall } from '@grpc-resilience/status';
+import { currentCallContext } from './call-context';
+import { DeadlineCall } from './deadline-call';
 import { deadlineToMs, resolveDeadlineOptions, type DeadlineOptions } from './options';
 
 /**
  * A client interceptor that puts a deadline on every call: the caller's own (never extended),
- * else the method's `timeoutMs`, else `defaultMs`. Inside a server handler served with
+ * else the method's `timeoutMs`, else `streamDefaultMs` for a call with a response stream
+ * (server-streaming, bidi) and `defaultMs` for the others. Inside a server handler served with
  * {@link createServerContextInterceptor}, the call also inherits the incoming call's deadline
  * (minus a margin) and is cancelled with it. A call with less than `minBudgetMs` left fails at
  * once with DEADLINE_EXCEEDED and is never sent.
  *
- * The success path outside a handler adds no wrapper: it sets `options.deadline` in place
- * (grpc-js hands each interceptor its own copy) and returns grpc-js's own next call.
+ * The success path of a unary call outside a handler adds no wrapper: it sets `options.deadline`
+ * in place (grpc-js hands each interceptor its own copy) and returns grpc-js's own next call.
+ * A call with a response stream is marked so that the balancer does not count its own deadline
+ * against the backend (see `LONG_LIVED_CALL_KEY`).
  */
 export function createDeadlineInterceptor(options?: DeadlineOptions): Interceptor {
-  const { defaultMs, minBudgetMs, methods, propagate, propagationMarginMs } =
+  const { defaultMs, streamDefaultMs, minBudgetMs, methods, propagate, propagationMarginMs } =
     resolveDeadlineOptions(options);
 
   return (callOptions, nextCall) => {
     const now = Date.now();
     const path = callOptions.method_definition.path;
+    const streaming = callOptions.method_definition.responseStream;
     let deadline = deadlineToMs(callOptions.deadline);
     if (deadline === undefined || Number.isNaN(deadline)) {
-      deadline = now + (methods.lookup(path)?.timeoutMs ?? defaultMs);
+      deadline =
+        now + (methods.lookup(path)?.timeoutMs ?? (streaming ? streamDefaultMs : defaultMs));
     }
     const context = propagate ? currentCallContext() : undefined;
     if (context !== undefined) {
@@ -60,32 +54,11 @@ export function createDeadlineInterceptor(options?: DeadlineOptions): Intercepto
     // grpc-js uses only the interface of what an interceptor returns, so the next call can be
     // handed back unwrapped; its type says InterceptingCall for no runtime reason.
     const call = nextCall(callOptions) as InterceptingCall;
-    return context === undefined
-      ? call
-      : (new LinkedCall(call, context) as unknown as InterceptingCall);
+    if (context === undefined && !streaming) return call;
+    return new DeadlineCall(
+      call,
+      context,
+      streaming ? deadline : undefined,
+    ) as unknown as InterceptingCall;
   };
-}
-
-/** Cancels the call when the incoming call is cancelled; stops listening when the call ends. */
-class LinkedCall extends ForwardingCall {
-  private unsubscribe: (() => void) | undefined;
-  constructor(
-    next: InterceptingCallInterface,
-    private readonly context: CallContext,
-  ) {
-    super(next);
-  }
-  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
-    this.unsubscribe = this.context.onCancel((reason) =>
-      this.next.cancelWithStatus(
-        Status.CANCELLED,
-        `${PROPAGATED_CANCEL_PREFIX}${this.context.method} (${reason})`,
-      ),
-    );
-    super.start(metadata, listener);
-  }
-  override onReceiveStatus(status: StatusObject): void {
-    this.unsubscribe?.();
-    super.onReceiveStatus(status);
-  }
 }

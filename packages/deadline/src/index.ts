@@ -1,5 +1,6 @@
 export { createDeadlineInterceptor } from './deadline-interceptor';
 export { createServerContextInterceptor } from './server-context-interceptor';
+export { LONG_LIVED_CALL_KEY } from './deadline-call';
 export {
   CallContext,
   currentCallContext,
@@ -13,6 +14,8 @@ export {
   resolveServerContextOptions,
   deadlineToMs,
   DEFAULT_DEADLINE_MS,
+  DEFAULT_STREAM_DEADLINE_MS,
+  DEADLINE_OPTION_KEYS,
   DEFAULT_MIN_BUDGET_MS,
   DEFAULT_PROPAGATION_MARGIN_MS,
   type DeadlineOptions,

@@ -11,6 +11,7 @@ describe('deadline options', () => {
     const resolved = resolveDeadlineOptions(undefined);
     expect(resolved).toMatchObject({
       defaultMs: 5000,
+      streamDefaultMs: 1_800_000,
       minBudgetMs: 5,
       propagate: true,
       propagationMarginMs: 10,
@@ -27,6 +28,13 @@ describe('deadline options', () => {
     [{ defaultMs: Number.NaN }, 'deadline.defaultMs', /received NaN/],
     [{ defaultMs: 1.5 }, 'deadline.defaultMs', /received 1.5/],
     [{ defaultMs: '100' }, 'deadline.defaultMs', /received "100"/],
+    [
+      { streamDefaultMs: 0 },
+      'deadline.streamDefaultMs',
+      /must be an integer from 1 to 2147483647, received 0/,
+    ],
+    [{ streamDefaultMs: Infinity }, 'deadline.streamDefaultMs', /received Infinity/],
+    [{ streamDefaultMs: '30m' }, 'deadline.streamDefaultMs', /received "30m"/],
     [{ minBudgetMs: -5 }, 'deadline.minBudgetMs', /from 0 to 60000/],
     [{ propagationMarginMs: 0.5 }, 'deadline.propagationMarginMs', /integer/],
     [{ propagate: 'yes' }, 'deadline.propagate', /true or false/],

@@ -8,8 +8,20 @@ import {
   type MethodsConfig,
 } from '@grpc-resilience/status';
 
-/** Deadline used when neither the caller nor `methods` gives one (DESIGN.md: 5 s). */
+/**
+ * Deadline of a unary or client-streaming call when neither the caller nor `methods` gives one
+ * (DESIGN.md: 5 s).
+ */
 export const DEFAULT_DEADLINE_MS = 5_000;
+/**
+ * Deadline of a server-streaming or bidi call when neither the caller nor `methods` gives one:
+ * 30 minutes. Such calls are often long-lived (watch, subscribe, tail), so the unary default
+ * would end every one of them at 5 s. A dead peer is found by keepalive within seconds, not by
+ * this deadline; it only bounds a stream nobody ends, so that no call waits forever and clients
+ * exercise their reconnect path (Kubernetes' API server ends watches after 30 to 60 minutes for
+ * the same reason).
+ */
+export const DEFAULT_STREAM_DEADLINE_MS = 1_800_000;
 /** A call with less time than this left fails at once instead of being sent. */
 export const DEFAULT_MIN_BUDGET_MS = 5;
 /** Time kept back from an inherited deadline, for the answer to travel back up. */
@@ -23,6 +35,13 @@ export interface DeadlineOptions {
    * fractional seconds: "0.5s" becomes 5 ns).
    */
   defaultMs?: number;
+  /**
+   * Deadline in ms for server-streaming and bidi calls (those with a response stream) that bring
+   * none and whose method has no `timeoutMs`. Default 1800000 (30 min); integer from 1 to
+   * 2147483647. Unary and client-streaming calls use `defaultMs`. grpc-js has no default deadline
+   * at all; gRPC's service config sets `timeout` per method, whatever its shape.
+   */
+  streamDefaultMs?: number;
   /**
    * A call with less than this many ms left fails at once with DEADLINE_EXCEEDED and is not
    * sent. Default 5; 0 turns the check off except for a deadline already passed.
@@ -42,25 +61,40 @@ export interface DeadlineOptions {
 
 export interface ResolvedDeadlineOptions {
   readonly defaultMs: number;
+  readonly streamDefaultMs: number;
   readonly minBudgetMs: number;
   readonly methods: MethodTable;
   readonly propagate: boolean;
   readonly propagationMarginMs: number;
 }
 
-const KEYS = ['defaultMs', 'minBudgetMs', 'methods', 'propagate', 'propagationMarginMs'] as const;
+/** The keys of {@link DeadlineOptions}, for callers that pass a subset through. */
+export const DEADLINE_OPTION_KEYS = [
+  'defaultMs',
+  'streamDefaultMs',
+  'minBudgetMs',
+  'methods',
+  'propagate',
+  'propagationMarginMs',
+] as const;
 
 /** Validates and defaults {@link DeadlineOptions}; throws `ConfigError` naming the option. */
 export function resolveDeadlineOptions(
   options: DeadlineOptions | undefined,
   path = 'deadline',
 ): ResolvedDeadlineOptions {
-  const input = objectOption(path, options, KEYS);
+  const input = objectOption(path, options, DEADLINE_OPTION_KEYS);
   return Object.freeze({
     defaultMs: integerOption(`${path}.defaultMs`, input.defaultMs, DEFAULT_DEADLINE_MS, {
       min: 1,
       max: MAX_TIMEOUT_MS,
     }),
+    streamDefaultMs: integerOption(
+      `${path}.streamDefaultMs`,
+      input.streamDefaultMs,
+      DEFAULT_STREAM_DEADLINE_MS,
+      { min: 1, max: MAX_TIMEOUT_MS },
+    ),
     minBudgetMs: integerOption(`${path}.minBudgetMs`, input.minBudgetMs, DEFAULT_MIN_BUDGET_MS, {
       min: 0,
       max: 60_000,
