@@ -2,12 +2,14 @@ import {
   status as Status,
   type InterceptingCall,
   type Interceptor,
+  type InterceptorOptions,
   type StatusObject,
 } from '@grpc/grpc-js';
 import {
   ForwardingCall,
   classifyStatus,
   rejectedCall,
+  statusOrigin,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import { CircuitBreaker, type BreakerState, type BreakerStateChange } from './circuit-breaker';
@@ -27,7 +29,8 @@ export interface CircuitBreakerInterceptor {
 /**
  * A client interceptor that stops calling a sick target: only failures that the status package
  * counts against the server (UNAVAILABLE, INTERNAL, a reset…) count; the caller's own errors
- * and cancellations never do. While open, calls fail at once with UNAVAILABLE, details
+ * and cancellations (a cancel propagated from the incoming call included) never do, nor does a
+ * server-streaming or bidi call that ends by its own deadline (a watch that ran its course). While open, calls fail at once with UNAVAILABLE, details
  * `circuit open for <name>`, trailer `grpc-resilience-reason: circuit-open`, and nothing is sent.
  * Put it inside the retry interceptor: each attempt counts, and retries stop at an open circuit.
  */
@@ -74,6 +77,7 @@ export function createCircuitBreakerInterceptor(
       circuit,
       probe,
       load,
+      callOptions,
     ) as unknown as InterceptingCall;
   };
 
@@ -103,6 +107,7 @@ class CountedCall extends ForwardingCall {
     private readonly circuit: CircuitBreaker,
     private readonly probe: boolean,
     private readonly load: CallCounter,
+    private readonly callOptions: InterceptorOptions,
   ) {
     super(next);
   }
@@ -112,7 +117,7 @@ class CountedCall extends ForwardingCall {
   }
   override onReceiveStatus(status: StatusObject): void {
     this.load.inFlight--;
-    record(this.circuit, this.probe, status, this.cancelledByCaller);
+    record(this.circuit, this.probe, status, this.cancelledByCaller, this.callOptions);
     super.onReceiveStatus(status);
   }
 }
@@ -122,11 +127,29 @@ function record(
   probe: boolean,
   status: StatusObject,
   cancelledByCaller: boolean,
+  callOptions: InterceptorOptions,
 ): void {
   if (status.code === Status.OK) return circuit.onSuccess(probe);
+  if (isStreamOwnDeadline(status, callOptions)) return circuit.onNeutral(probe);
   const cls = classifyStatus(status, { cancelledByCaller });
   if (cls.breakerFailure) return circuit.onFailure(probe);
   // A caller's error still proves the server answered: for a probe, that is recovery.
   if (probe && cls.origin === 'server') return circuit.onSuccess(true);
   circuit.onNeutral(probe);
+}
+
+/**
+ * A call with a response stream (server-streaming, bidi) that ended by its own deadline: the
+ * deadline ran out, which for a long-lived stream is its normal end, not a sign of a sick server.
+ * Its own deadline means grpc-js's local timer ended it (`statusOrigin` 'local'), or the deadline
+ * had passed when the status arrived (the server's timer for the same deadline won the race).
+ * A unary call that times out still counts: a server that never answers is failing.
+ */
+function isStreamOwnDeadline(status: StatusObject, callOptions: InterceptorOptions): boolean {
+  if (status.code !== Status.DEADLINE_EXCEEDED || !callOptions.method_definition.responseStream) {
+    return false;
+  }
+  const deadline = callOptions.deadline;
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return statusOrigin(status) === 'local' || (at !== undefined && Date.now() >= at);
 }

@@ -4,6 +4,8 @@ import { ConfigError, REASON_METADATA_KEY, methodsFromService } from '@grpc-resi
 import {
   TEST_METHODS,
   behaviourMetadata,
+  callBidi,
+  callServerStream,
   callUnary,
   createTestClient,
   startTestBackend,
@@ -80,6 +82,39 @@ it("2. a storm of INVALID_ARGUMENT and the caller's own cancellations never open
   }
   expect(breaker.stateOf()).toBe('closed');
   expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.OK);
+});
+
+it('streams that end by their own deadline never open it; unary calls that time out still do', async () => {
+  const { breaker, client } = breakerClient({ consecutiveFailures: 2 });
+  const opened: BreakerStateChange[] = [];
+  breaker.onStateChange((change) => opened.push(change));
+  const hang = { ...meta({ hang: true }), timeoutMs: 50 };
+  for (let i = 0; i < 5; i++) {
+    const streamed = await callServerStream(client, 'ListItems', {}, hang);
+    const synced = await callBidi(client, 'SyncItems', [{ id: 'a' }], hang);
+    expect([streamed.status.code, synced.status.code]).toEqual([
+      Status.DEADLINE_EXCEEDED,
+      Status.DEADLINE_EXCEEDED,
+    ]);
+  }
+  // A stream that was answered before its deadline ran out is no failure either.
+  const answered = await callServerStream(
+    client,
+    'ListItems',
+    {},
+    { ...meta({ messages: 100, messageIntervalMs: 20 }), timeoutMs: 60 },
+  );
+  expect(answered.status.code).toBe(Status.DEADLINE_EXCEEDED);
+  expect(answered.messages.length).toBeGreaterThan(0);
+  expect(opened).toEqual([]);
+  expect(breaker.stateOf()).toBe('closed');
+
+  for (let i = 0; i < 2; i++) {
+    expect((await callUnary(client, 'GetItem', {}, hang)).status.code).toBe(
+      Status.DEADLINE_EXCEEDED,
+    );
+  }
+  expect(breaker.stateOf()).toBe('open');
 });
 
 it('2. a low-traffic service (1 call/s) failing still trips on its failure rate', async () => {
