@@ -1,4 +1,5 @@
-import { classifyStatus, type StatusLike } from '@grpc-resilience/status';
+import { status as Status } from '@grpc/grpc-js';
+import { classifyStatus, statusOrigin, type StatusLike } from '@grpc-resilience/status';
 
 /** How endpoints are ejected. */
 export interface EjectionConfig {
@@ -62,11 +63,19 @@ export class Ejector {
     return true;
   }
 
-  /** Records how a call on `address` ended. */
-  record(address: string, status: StatusLike): void {
+  /**
+   * Records how a call on `address` ended. `streamDeadline` is the call's own deadline (ms since
+   * the epoch) when it has a response stream (server-streaming, bidi), else undefined.
+   */
+  record(address: string, status: StatusLike, streamDeadline?: number): void {
     const entry = this.entry(address);
-    const failed = status.code !== 0 && classifyStatus(status).breakerFailure;
-    if (!failed) {
+    const outcome = outcomeOf(status, streamDeadline, this.now);
+    if (outcome === 'neutral') {
+      // Says nothing of the endpoint: leave its count alone, and free a probe for another try.
+      entry.probing = false;
+      return;
+    }
+    if (outcome === 'healthy') {
       // A success, or a caller's error from a live server: the endpoint is healthy.
       entry.failures = 0;
       if (entry.ejectedUntil !== 0 && entry.probing) {
@@ -120,4 +129,31 @@ export class Ejector {
     entry.ejections++;
     entry.ejectedUntil = this.now() + period * (0.8 + 0.4 * this.random());
   }
+}
+
+/**
+ * How one call's end bears on its endpoint:
+ * - `failed`: what the status package counts against a server (UNAVAILABLE, a reset, INTERNAL…);
+ * - `neutral`: the server said nothing: a local cancel (the caller's, or one propagated from the
+ *   incoming call a handler was serving), or a stream that ended by its own deadline (the local
+ *   timer, or the deadline already past when the status came), which for a watch is its end;
+ * - `healthy`: OK, or a caller's error that a live server answered.
+ * A unary call that times out stays `failed`: a server that never answers is failing.
+ */
+function outcomeOf(
+  status: StatusLike,
+  streamDeadline: number | undefined,
+  now: () => number,
+): 'failed' | 'neutral' | 'healthy' {
+  if (status.code === Status.OK) return 'healthy';
+  const origin = statusOrigin(status);
+  if (
+    status.code === Status.DEADLINE_EXCEEDED &&
+    streamDeadline !== undefined &&
+    (origin === 'local' || now() >= streamDeadline)
+  ) {
+    return 'neutral';
+  }
+  if (classifyStatus(status).breakerFailure) return 'failed';
+  return origin === 'local' ? 'neutral' : 'healthy';
 }
