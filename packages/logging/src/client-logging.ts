@@ -15,6 +15,7 @@ import {
   classifyStatus,
   objectOption,
   statusName,
+  statusOrigin,
 } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings, type LogSettings } from './levels';
 import { redactMetadata } from './redact';
@@ -36,6 +37,8 @@ export interface ClientLoggingOptions {
  * peer, status code and name, duration, attempts, deadline given and time left, breaker state,
  * classification, and the layer's reason when it ended the call itself. Failures log at a level
  * by classification; successes at `successLevel`. Request metadata appears on failures, redacted.
+ * A server-streaming or bidi call that ends by its own deadline (a watch that ran its course) is
+ * no fault of anyone's: `info`, `fault: 'none'`, `endedBy: 'own-deadline'`.
  */
 export function createClientLoggingInterceptor(options: ClientLoggingOptions): Interceptor {
   const input = objectOption('logging', options, [
@@ -102,13 +105,15 @@ class LoggedCall extends ForwardingCall {
     };
     if (status.code === Status.OK) return void logger[successLevel]({ grpc }, 'grpc call');
     const cls = classifyStatus(status);
+    const ownDeadline = isStreamOwnDeadline(status, this.callOptions, deadline);
     grpc.details = status.details;
-    grpc.fault = cls.fault;
+    grpc.fault = ownDeadline ? 'none' : cls.fault;
     grpc.origin = cls.origin;
+    if (ownDeadline) grpc.endedBy = 'own-deadline';
     grpc.reason = status.metadata?.get(REASON_METADATA_KEY)[0];
     grpc.breaker = breakerState?.(method);
     grpc.metadata = redactMetadata(this.requestMetadata, redacted);
-    logger[levelOf(cls)]({ grpc }, 'grpc call failed');
+    logger[ownDeadline ? 'info' : levelOf(cls)]({ grpc }, 'grpc call failed');
   }
 }
 
@@ -144,6 +149,23 @@ export function attemptLogHooks(logger: Logger) {
       );
     },
   };
+}
+
+/**
+ * A call with a response stream that ended by its own deadline: grpc-js's local timer ended it,
+ * or the deadline had passed when the status came. For a long-lived stream that is its end, not
+ * a failure; a unary call that times out still logs at `warn`.
+ */
+function isStreamOwnDeadline(
+  status: StatusObject,
+  callOptions: InterceptorOptions,
+  deadline: number | undefined,
+): boolean {
+  return (
+    status.code === Status.DEADLINE_EXCEEDED &&
+    callOptions.method_definition.responseStream &&
+    (statusOrigin(status) === 'local' || (deadline !== undefined && Date.now() >= deadline))
+  );
 }
 
 function deadlineMs(deadline: Date | number | undefined): number | undefined {

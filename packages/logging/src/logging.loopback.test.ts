@@ -2,6 +2,8 @@ import { Metadata, status as Status } from '@grpc/grpc-js';
 import {
   TEST_METHODS,
   behaviourMetadata,
+  callBidi,
+  callServerStream,
   callUnary,
   createLogSink,
   createTestClient,
@@ -57,6 +59,35 @@ it('client and server each write one record per call, at a level by classificati
       peer: expect.any(String),
       durationMs: expect.any(Number),
     });
+  } finally {
+    client.close();
+    backend.kill();
+  }
+});
+
+it('a stream ending by its own deadline is info, not warn; a unary call timing out stays warn', async () => {
+  const sink = createLogSink({ level: 'info' });
+  const backend = await startTestBackend();
+  const client = createTestClient(backend.address, {
+    interceptors: [createClientLoggingInterceptor({ logger: sink.logger })],
+  });
+  const hang = { metadata: behaviourMetadata({ hang: true }), timeoutMs: 50 };
+  try {
+    await callServerStream(client, 'ListItems', {}, hang);
+    await callBidi(client, 'SyncItems', [{ id: 'a' }], hang);
+    await callUnary(client, 'GetItem', {}, hang);
+    expect(sink.records.map((r) => [r.level, (r.grpc as { method: string }).method])).toEqual([
+      [30, TEST_METHODS.listItems],
+      [30, TEST_METHODS.syncItems],
+      [40, TEST_METHODS.getItem],
+    ]);
+    expect(sink.records[0].grpc).toMatchObject({
+      status: 'DEADLINE_EXCEEDED',
+      fault: 'none',
+      endedBy: 'own-deadline',
+    });
+    expect(sink.records[2].grpc).toMatchObject({ fault: 'server' });
+    expect(sink.records[2].grpc).not.toHaveProperty('endedBy');
   } finally {
     client.close();
     backend.kill();
