@@ -1,111 +1,72 @@
 import type { Metadata, StatusObject } from '@grpc/grpc-js';
+import type { DedupScope } from '@grpc-resilience/status';
 
 /** What a call answered, kept to replay for a repeated key. */
 export interface StoredOutcome {
   /** Response headers, if the handler sent any. */
   headers?: Metadata;
-  /** Response messages (the handler's objects, before serialization). */
+  /**
+   * Response messages: the handler's objects, before serialization (the server has no response
+   * deserializer, so replay hands the same objects back to grpc-js to serialize).
+   */
   messages: unknown[];
   /** The final status with its trailers. */
   status: StatusObject;
+  /**
+   * Serialized size of `messages`, bytes, measured by the dedup interceptor with the method's
+   * `responseSerialize`. Stores account an outcome by this plus its metadata (see `outcomeBytes`).
+   */
+  messageBytes?: number;
 }
-
-/** The result of claiming a key. */
-export type DedupClaim =
-  | { state: 'new' }
-  | { state: 'done'; outcome: StoredOutcome }
-  | { state: 'in-flight'; outcome: Promise<StoredOutcome | undefined> };
 
 /**
- * Where outcomes are kept. The in-memory store serves one process; back it with Redis or a
- * database (claim with SET NX / INSERT … ON CONFLICT, expire with a TTL) to deduplicate across
- * replicas. Methods may return promises.
+ * The result of claiming a key.
+ * - `new`: this request runs; finish with `complete` or `release`, passing `token`.
+ * - `done`: the stored outcome of an earlier run.
+ * - `in-flight`: a run is under way; `wait` settles with its outcome, or `undefined` when it was
+ *   released or its lease ran out, and no later than when `signal` aborts.
+ * - `mismatch`: the key was used with a different request (fingerprint), or by another scope.
+ * - `full`: the store holds as much as it may and none of it can be evicted (runs in flight).
+ */
+export type DedupClaim =
+  | { state: 'new'; token: string }
+  | { state: 'done'; outcome: StoredOutcome }
+  | { state: 'in-flight'; wait(signal: AbortSignal): Promise<StoredOutcome | undefined> }
+  | { state: 'mismatch' }
+  | { state: 'full' };
+
+/** How much a store holds now (its own accounting, for limits and tests). */
+export interface DedupStoreUsage {
+  /** Entries held, in flight and done. */
+  entries: number;
+  /** Estimated bytes held, in flight and done (see `outcomeBytes`). */
+  bytes: number;
+}
+
+/**
+ * Where outcomes are kept. Every method may return a promise and may throw: the dedup
+ * interceptor turns a failure into a status for that call (the handler is not run when a claim
+ * fails) and reports it through its `onError` hook.
+ *
+ * Contract (checked by the same tests for every store this project ships):
+ * - `claim` is atomic: of concurrent claims of one key, exactly one gets `new`.
+ * - A key is tied to the request's `fingerprint`; a claim with another fingerprint gets
+ *   `mismatch`, whether the first run is in flight or done.
+ * - `complete` and `release` act only while `token` still owns the key (an in-flight claim
+ *   whose lease ran out and was claimed again is not overwritten by the late first run).
+ * - Entries are bounded in count and bytes, in-flight ones included; an in-flight entry is never
+ *   evicted before its lease ends (that would let the request run twice).
  */
 export interface DedupStore {
-  /** Claims `key`: `new` for the first request, else the outcome or the one still running. */
-  claim(key: string): DedupClaim | Promise<DedupClaim>;
-  /** Stores the outcome of the claimed key, and wakes whoever waits for it. */
-  complete(key: string, outcome: StoredOutcome): void | Promise<void>;
+  /**
+   * How far this store reaches: `process` (one server process) or `shared` (every replica uses
+   * it). Servers announce it in the `grpc-resilience-dedup-scope` header. Default `process`.
+   */
+  readonly scope?: DedupScope;
+  /** Claims `key` for a request with this fingerprint. */
+  claim(key: string, fingerprint: string): DedupClaim | Promise<DedupClaim>;
+  /** Stores the outcome of the claimed key and wakes whoever waits for it. */
+  complete(key: string, token: string, outcome: StoredOutcome): void | Promise<void>;
   /** Forgets a claimed key without an outcome (the call failed in a way worth running again). */
-  release(key: string): void | Promise<void>;
-}
-
-/** Options of {@link MemoryDedupStore}. */
-export interface MemoryDedupStoreOptions {
-  /** How long an outcome is kept, ms. Default 10 minutes. */
-  ttlMs?: number;
-  /** Most outcomes kept; the oldest go first. Default 10000. */
-  maxEntries?: number;
-  /** Clock, injectable. Default `Date.now`. */
-  now?: () => number;
-}
-
-interface Entry {
-  outcome?: StoredOutcome;
-  expiresAt: number;
-  waiters?: ((outcome: StoredOutcome | undefined) => void)[];
-}
-
-/** An in-process {@link DedupStore}, bounded by TTL and count (insertion order = age). */
-export class MemoryDedupStore implements DedupStore {
-  private readonly entries = new Map<string, Entry>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
-
-  constructor(options: MemoryDedupStoreOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 600_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
-    this.now = options.now ?? Date.now;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  claim(key: string): DedupClaim {
-    const now = this.now();
-    const entry = this.entries.get(key);
-    if (entry && entry.expiresAt > now) {
-      if (entry.outcome) return { state: 'done', outcome: entry.outcome };
-      return {
-        state: 'in-flight',
-        outcome: new Promise((resolve) => (entry.waiters ??= []).push(resolve)),
-      };
-    }
-    if (entry) this.entries.delete(key);
-    this.evict(now);
-    this.entries.set(key, { expiresAt: now + this.ttlMs });
-    return { state: 'new' };
-  }
-
-  complete(key: string, outcome: StoredOutcome): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    entry.outcome = outcome;
-    entry.expiresAt = this.now() + this.ttlMs;
-    this.wake(entry, outcome);
-  }
-
-  release(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry || entry.outcome) return;
-    this.entries.delete(key);
-    this.wake(entry, undefined);
-  }
-
-  private wake(entry: Entry, outcome: StoredOutcome | undefined): void {
-    const waiters = entry.waiters;
-    entry.waiters = undefined;
-    for (const wake of waiters ?? []) wake(outcome);
-  }
-
-  /** Drops expired entries from the oldest end, then the oldest finished ones past the cap. */
-  private evict(now: number): void {
-    for (const [key, entry] of this.entries) {
-      if (entry.expiresAt > now && this.entries.size < this.maxEntries) break;
-      if (entry.outcome || entry.expiresAt <= now) this.entries.delete(key);
-      else if (this.entries.size < this.maxEntries) break;
-    }
-  }
+  release(key: string, token: string): void | Promise<void>;
 }

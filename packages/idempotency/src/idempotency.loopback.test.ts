@@ -12,7 +12,6 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import {
-  MemoryDedupStore,
   REPLAYED_METADATA_KEY,
   createDedupInterceptor,
   createIdempotencyKeyInterceptor,
@@ -138,42 +137,5 @@ describe('dedup on the server', () => {
     await callUnary(c, 'Charge', {});
     await callUnary(c, 'Charge', {});
     expect(backend.counters.sideEffects).toBe(2);
-  });
-});
-
-describe('MemoryDedupStore', () => {
-  const outcome = {
-    messages: [],
-    status: { code: Status.OK, details: '', metadata: new Metadata() },
-  };
-
-  it('forgets outcomes after their TTL', () => {
-    let now = 0;
-    const store = new MemoryDedupStore({ ttlMs: 100, now: () => now });
-    expect(store.claim('a').state).toBe('new');
-    store.complete('a', outcome);
-    expect(store.claim('a').state).toBe('done');
-    now = 150;
-    expect(store.claim('a').state).toBe('new');
-  });
-
-  it('keeps at most maxEntries, dropping the oldest finished ones', () => {
-    const store = new MemoryDedupStore({ maxEntries: 3 });
-    for (const key of ['a', 'b', 'c', 'd', 'e']) {
-      store.claim(key);
-      store.complete(key, outcome);
-    }
-    expect(store.size).toBeLessThanOrEqual(3);
-    expect(store.claim('e').state).toBe('done');
-    expect(store.claim('a').state).toBe('new');
-  });
-
-  it('wakes waiters with undefined when the key is released', async () => {
-    const store = new MemoryDedupStore();
-    store.claim('a');
-    const waiting = store.claim('a');
-    expect(waiting.state).toBe('in-flight');
-    store.release('a');
-    await expect((waiting as { outcome: Promise<unknown> }).outcome).resolves.toBeUndefined();
   });
 });
