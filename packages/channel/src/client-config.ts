@@ -18,7 +18,12 @@ export interface ResilientConfig {
   methods?: MethodsConfig;
   /** The generated client's `Client.service`, to read `idempotency_level` (createResilientClient does). */
   service?: ServiceDefinition | Readonly<Record<string, unknown>>;
-  /** Deadlines: `{ defaultMs: 5000, minBudgetMs: 5, propagate: true, propagationMarginMs: 10 }`. */
+  /**
+   * Deadlines: `{ defaultMs: 5000, streamDefaultMs: 1800000, minBudgetMs: 5, propagate: true,
+   * propagationMarginMs: 10 }` (ms). `defaultMs` bounds unary and client-streaming calls,
+   * `streamDefaultMs` (30 min) server-streaming and bidi calls, which are often long-lived;
+   * a method's `timeoutMs` in `methods` wins over both, a call's own deadline over everything.
+   */
   deadline?: Omit<DeadlineOptions, 'methods'>;
   /** Retries, or false. Defaults: 3 attempts, 100 ms x2 up to 2 s, budget 20% + 10/s. */
   retry?: false | Omit<RetryOptions, 'methods'>;

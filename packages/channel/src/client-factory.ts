@@ -4,7 +4,7 @@ import {
   createCircuitBreakerInterceptor,
   type CircuitBreakerInterceptor,
 } from '@grpc-resilience/circuit-breaker';
-import { createDeadlineInterceptor } from '@grpc-resilience/deadline';
+import { DEADLINE_OPTION_KEYS, createDeadlineInterceptor } from '@grpc-resilience/deadline';
 import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { targetForAddresses } from '@grpc-resilience/load-balancer';
@@ -78,12 +78,12 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
 
   const shared = facts.target === undefined ? {} : sharedFor(facts.target, input);
   const deadline = createDeadlineInterceptor({
-    ...objectOption('deadline', input.deadline, [
-      'defaultMs',
-      'minBudgetMs',
-      'propagate',
-      'propagationMarginMs',
-    ]),
+    // Every deadline option but `methods`, which comes merged from the proto and `methods`.
+    ...objectOption(
+      'deadline',
+      input.deadline,
+      DEADLINE_OPTION_KEYS.filter((key) => key !== 'methods'),
+    ),
     methods,
   });
   const idempotencyKeys = booleanOption('idempotencyKeys', input.idempotencyKeys, true);
