@@ -1,4 +1,9 @@
-import { status as Status, type InterceptingListener, type Metadata } from '@grpc/grpc-js';
+import {
+  status as Status,
+  type InterceptingListener,
+  type Metadata,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import {
   ForwardingCall,
   PROPAGATED_CANCEL_PREFIX,
@@ -49,7 +54,7 @@ export class DeadlineCall extends ForwardingCall {
     super.start(metadata, listener);
   }
 
-  override onReceiveStatus(status: Parameters<ForwardingCall['onReceiveStatus']>[0]): void {
+  override onReceiveStatus(status: StatusObject): void {
     this.unsubscribe?.();
     super.onReceiveStatus(status);
   }
