@@ -1,9 +1,12 @@
 export { createRetryInterceptor } from './retry-interceptor';
 export { RetryingCall, ATTEMPTS_METADATA_KEY } from './retrying-call';
+export { DedupScopes, type ObservedDedupScope } from './dedup-scopes';
+export { nextRetryState, isRetryable, type RetryState, type RetryTransition } from './retry-state';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { backoffDelayMs, parsePushback, PUSHBACK_METADATA_KEY } from './backoff';
 export {
   decideRetry,
+  isKeyedRetrySafe,
   isRetryableStatus,
   type RetryDecision,
   type AttemptFacts,

@@ -2,7 +2,6 @@ import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import {
   ConfigError,
   MethodTable,
-  booleanOption,
   functionOption,
   integerOption,
   numberOption,
@@ -10,6 +9,7 @@ import {
   resolveMethodTable,
   type MethodsConfig,
 } from '@grpc-resilience/status';
+import { DedupScopes } from './dedup-scopes';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 
 /** Why the layer stopped retrying a failed call. */
@@ -68,10 +68,16 @@ export interface RetryOptions {
    */
   methods?: MethodsConfig | MethodTable;
   /**
-   * The servers deduplicate by idempotency key (`createDedupInterceptor`), so a non-idempotent
-   * call that carries a key may be retried. Default false.
+   * Whether a non-idempotent call that carries an idempotency key may be retried, given that the
+   * servers deduplicate by key (`createDedupInterceptor`). Default `'declared'`: only toward a
+   * target whose servers all declared a store shared by every replica (the
+   * `grpc-resilience-dedup-scope: shared` response header), learnt from their answers. `true`:
+   * the caller vouches for the servers, unless they declare a per-process store while more than
+   * one of them answers. `false`: never.
    */
-  serverDeduplicates?: boolean;
+  serverDeduplicates?: boolean | 'declared';
+  /** What the target's servers declared about their dedup stores; share one per target. */
+  dedupScopes?: DedupScopes;
   /** Metadata key of the idempotency key. Default `idempotency-key`. */
   idempotencyKeyHeader?: string;
   /** Client and bidi streams: request bytes kept for replay; past it the call commits. Default 1 MiB. */
@@ -94,7 +100,8 @@ export interface ResolvedRetryOptions {
   readonly retryableCodes: ReadonlySet<Status>;
   readonly budget: RetryBudget | undefined;
   readonly methods: MethodTable;
-  readonly serverDeduplicates: boolean;
+  readonly serverDeduplicates: boolean | 'declared';
+  readonly dedupScopes: DedupScopes | undefined;
   readonly idempotencyKeyHeader: string;
   readonly maxBufferBytes: number;
   readonly onRetry: ((event: RetryEvent) => void) | undefined;
@@ -119,6 +126,7 @@ export const RETRY_OPTION_KEYS = [
   'budget',
   'methods',
   'serverDeduplicates',
+  'dedupScopes',
   'idempotencyKeyHeader',
   'maxBufferBytes',
   'onRetry',
@@ -156,6 +164,14 @@ export function resolveRetryOptions(
       header,
     );
   }
+  const serverDeduplicates = input.serverDeduplicates ?? 'declared';
+  if (serverDeduplicates !== 'declared' && typeof serverDeduplicates !== 'boolean') {
+    throw new ConfigError(
+      `${path}.serverDeduplicates`,
+      "must be true, false or 'declared'",
+      serverDeduplicates,
+    );
+  }
   return Object.freeze({
     maxAttempts: integerOption(`${path}.maxAttempts`, input.maxAttempts, 3, { min: 1, max: 10 }),
     initialBackoffMs,
@@ -167,11 +183,9 @@ export function resolveRetryOptions(
       input.methods instanceof MethodTable
         ? input.methods
         : resolveMethodTable(input.methods, `${path}.methods`),
-    serverDeduplicates: booleanOption(
-      `${path}.serverDeduplicates`,
-      input.serverDeduplicates,
-      false,
-    ),
+    serverDeduplicates,
+    dedupScopes:
+      serverDeduplicates === false ? undefined : resolveDedupScopes(path, input.dedupScopes),
     idempotencyKeyHeader: header,
     maxBufferBytes: integerOption(`${path}.maxBufferBytes`, input.maxBufferBytes, 1 << 20, {
       min: 0,
@@ -205,6 +219,12 @@ function resolveCodes(path: string, value: unknown): ReadonlySet<Status> {
     }
   }
   return new Set(value as Status[]);
+}
+
+function resolveDedupScopes(path: string, value: unknown): DedupScopes {
+  if (value === undefined) return new DedupScopes();
+  if (value instanceof DedupScopes) return value;
+  throw new ConfigError(`${path}.dedupScopes`, 'must be a DedupScopes instance', value);
 }
 
 function resolveBudget(path: string, value: unknown): RetryBudget | undefined {

@@ -21,6 +21,8 @@ export interface AttemptFacts {
   keyed: boolean;
   /** Absolute deadline, ms epoch (Infinity when none). */
   deadline: number;
+  /** The failed attempt received response headers: the server saw the request. */
+  headersReceived?: boolean;
 }
 
 /** Whether a status is worth retrying at all, before asking whether it is safe. */
@@ -52,10 +54,10 @@ export function decideRetry(
   const refusal = status.metadata?.get(REASON_METADATA_KEY)[0];
   if (refusal === 'circuit-open' || refusal === 'bulkhead')
     return { retry: false, reason: refusal };
-  const cls = classifyStatus(status, { headersReceived: false });
+  const cls = classifyStatus(status, { headersReceived: facts.headersReceived ?? false });
   if (!isRetryableStatus(status, cls, options.retryableCodes))
     return { retry: false, reason: 'non-retryable' };
-  const safe = facts.idempotent || cls.neverSent || (facts.keyed && options.serverDeduplicates);
+  const safe = facts.idempotent || cls.neverSent || (facts.keyed && isKeyedRetrySafe(options));
   if (!safe) return { retry: false, reason: 'not-idempotent' };
   if (facts.attempts >= options.maxAttempts) return { retry: false, reason: 'max-attempts' };
   const pushback = parsePushback(status.metadata);
@@ -73,4 +75,22 @@ export function decideRetry(
   if (options.now() + delayMs >= facts.deadline) return { retry: false, reason: 'deadline' };
   if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
   return { retry: true, delayMs };
+}
+
+/**
+ * Whether a call that carries an idempotency key may run again on whichever server the retry
+ * reaches. `'declared'` trusts only what the servers said: every one that answered declared a
+ * shared store. `true` trusts the caller, except where servers said otherwise (a per-process
+ * store behind more than one server).
+ */
+export function isKeyedRetrySafe(options: ResolvedRetryOptions): boolean {
+  const scopes = options.dedupScopes;
+  switch (options.serverDeduplicates) {
+    case false:
+      return false;
+    case true:
+      return !(scopes?.perProcessReplicas ?? false);
+    default:
+      return scopes?.allShared ?? false;
+  }
 }

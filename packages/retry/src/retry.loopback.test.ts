@@ -14,6 +14,7 @@ import {
   callServerStream,
   callUnary,
   createTestClient,
+  extraStatusCount,
   startChaosProxy,
   startTestBackend,
   testServiceClient,
@@ -35,11 +36,15 @@ let proxy: ChaosProxy | undefined;
 const clients: TestServiceClient[] = [];
 let giveUps: GiveUpEvent[];
 
+let extraStatusesBefore: number;
 beforeEach(async () => {
   backend = await startTestBackend({ serverOptions: { interceptors: [createDedupInterceptor()] } });
   giveUps = [];
+  extraStatusesBefore = extraStatusCount();
 });
 afterEach(async () => {
+  // No call of the test delivered a second status, even one that arrived after its outcome.
+  expect(extraStatusCount()).toBe(extraStatusesBefore);
   for (const client of clients.splice(0)) client.close();
   await proxy?.close();
   proxy = undefined;
@@ -287,7 +292,14 @@ it('9. 200 concurrent calls through intermittent failures: one outcome each, att
 });
 
 it("a caller's cancel during backoff ends the call at once with CANCELLED, once", async () => {
-  const client = resilient({ initialBackoffMs: 5000, maxBackoffMs: 5000, random: () => 0.999 });
+  let cancel!: () => void;
+  // Cancel once the backoff has provably started: onRetry runs just before its timer is set.
+  const client = resilient({
+    initialBackoffMs: 5000,
+    maxBackoffMs: 5000,
+    random: () => 0.999,
+    onRetry: () => setImmediate(cancel),
+  });
   const outcome = await callUnary(
     client,
     'GetItem',
@@ -295,7 +307,7 @@ it("a caller's cancel during backoff ends the call at once with CANCELLED, once"
     {
       ...meta({ callId: 'x', failCode: Status.UNAVAILABLE }),
       timeoutMs: 20_000, // longer than the backoff, or the layer would give up at once
-      onCall: (call) => setTimeout(() => call.cancel(), 50),
+      onCall: (call) => (cancel = () => call.cancel()),
     },
   );
   expect(outcome.status.code).toBe(Status.CANCELLED);

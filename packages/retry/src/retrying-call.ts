@@ -5,9 +5,17 @@ import {
   type InterceptorOptions,
   type StatusObject,
 } from '@grpc/grpc-js';
-import type { InterceptingCallInterface } from '@grpc-resilience/status';
+import {
+  isFromTrailers,
+  readDedupScope,
+  type DedupScope,
+  type InterceptingCallInterface,
+} from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
+import { AttemptListener, type AttemptOwner, callHook, deadlineMs } from './attempt-listener';
+import { RequestQueue } from './request-queue';
 import { decideRetry } from './retry-policy';
+import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
 type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
@@ -16,55 +24,49 @@ type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithConte
 export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
 
 const NO_RESPONSE = Symbol('no response');
-const REPLAY_DONE = -1;
-
-/** Listener of one attempt: forwards only while that attempt is the current one. */
-class AttemptListener implements InterceptingListener {
-  constructor(
-    private readonly owner: RetryingCall,
-    private readonly attempt: InterceptingCallInterface,
-  ) {}
-  onReceiveMetadata(metadata: Metadata): void {
-    this.owner.onMetadata(this.attempt, metadata);
-  }
-  onReceiveMessage(message: unknown): void {
-    this.owner.onMessage(this.attempt, message);
-  }
-  onReceiveStatus(status: StatusObject): void {
-    this.owner.onStatus(this.attempt, status);
-  }
-}
 
 /**
- * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level).
- * Until the call commits, it keeps the request messages and, after a retryable failure, starts a
- * new attempt that replays them in order. A streaming response commits on its first header or
- * message (the caller has seen part of it, so a retry could duplicate it), any call when the
- * replay buffer overflows; after that, an error is final. A single response (unary, client
- * stream) is held, headers included, until its status, so it never commits before the end.
+ * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level),
+ * moving through the phases of {@link RetryState}. Every request message the caller writes goes
+ * into one queue and is handed to the current attempt in order, one write at a time (grpc-js
+ * holds a single pending message); a retry hands the new attempt the queue from the start, a
+ * commit keeps only what the committed attempt has not had yet, and the half-close always goes
+ * last. So a commit in the middle of a replay loses nothing the caller wrote.
+ *
+ * Backpressure: the caller's write callback fires as soon as its message is kept for replay
+ * within `maxBufferBytes`; past the limit the call commits, and the callback waits until the
+ * message is handed to an attempt. A call thus holds at most the limit plus one message.
+ *
+ * A single response (unary, client stream) is held, headers included, until its status, so it
+ * never commits before the end; a streaming response commits on its first header or message.
+ * The backoff timer keeps the process alive, as grpc-js's own pending call does.
  */
-export class RetryingCall implements InterceptingCallInterface {
+export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
+  private state: RetryState = 'attempting';
   private attempt: InterceptingCallInterface | undefined;
   private attempts = 0;
-  private listener!: Partial<InterceptingListener>;
+  private listener: Partial<InterceptingListener> = {};
   private metadata!: Metadata;
-  /** Request messages for replay; undefined once committed. */
-  private buffer: unknown[] | undefined = [];
-  private bufferBytes = 0;
+  private readonly requests = new RequestQueue();
+  /** Position of the next message to hand to the current attempt. */
+  private sent = 0;
+  /** A stream message is being written to the current attempt (its callback is pending). */
+  private writing = false;
   private halfClosed = false;
+  private halfCloseSent = false;
   private readPending = false;
+  private overLimit = false;
+  private cancelled = false;
+  /** The caller's write callback held back for backpressure, and its message's position. */
+  private heldCallback: (() => void) | undefined;
+  private heldPosition = -1;
   /** A single-response call's headers and response, held until its status says they stand. */
   private headers: Metadata | undefined;
   private response: unknown = NO_RESPONSE;
-  private committed = false;
-  private finished = false;
-  private cancelled = false;
+  /** The current attempt received response headers; and the dedup scope they declared. */
+  private headersReceived = false;
+  private declaredScope: DedupScope | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
-  /** Kept messages already sent to the current attempt; REPLAY_DONE when it is up to date. */
-  private replayed = REPLAY_DONE;
-  private commitAfterReplay = false;
-  /** The caller's stream writer waiting on the current attempt, released if that attempt fails. */
-  private pendingRelease: (() => void) | undefined;
 
   constructor(
     private readonly callOptions: InterceptorOptions,
@@ -73,11 +75,25 @@ export class RetryingCall implements InterceptingCallInterface {
     private readonly idempotent: boolean,
   ) {}
 
+  /** The call's phase (for tests and diagnostics). */
+  get phase(): RetryState {
+    return this.state;
+  }
+
+  /** Serialized bytes of request messages the call holds now (for tests and diagnostics). */
+  get bufferedBytes(): number {
+    return this.requests.bytes;
+  }
+
   start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
     this.metadata = metadata;
-    this.listener = listener ?? {};
+    if (listener) this.listener = listener;
     this.options.budget?.recordCall();
     this.startAttempt(metadata);
+  }
+
+  private move(transition: RetryTransition): void {
+    this.state = nextRetryState(this.state, transition);
   }
 
   private startAttempt(metadata: Metadata): void {
@@ -85,68 +101,34 @@ export class RetryingCall implements InterceptingCallInterface {
     const attempt = this.nextCall(this.callOptions);
     this.attempt = attempt;
     attempt.start(metadata, new AttemptListener(this, attempt));
-    if (this.attempts === 1) return;
-    this.replayed = 0;
-    this.replay(attempt);
+    this.pump();
     if (this.readPending) attempt.startRead();
   }
 
-  /**
-   * Sends the kept messages to a new attempt one at a time: grpc-js's calls hold a single
-   * pending message until the previous write completes. Messages the caller writes meanwhile
-   * join the buffer and are sent in turn; the half-close goes last.
-   */
-  private replay(attempt: InterceptingCallInterface): void {
-    if (attempt !== this.attempt) return;
-    const buffer = this.buffer ?? [];
-    if (this.replayed < buffer.length) {
-      const message = buffer[this.replayed++];
-      attempt.sendMessageWithContext({ callback: () => this.replay(attempt) }, message);
-      return;
-    }
-    this.replayed = REPLAY_DONE;
-    if (this.halfClosed) attempt.halfClose();
-    if (this.commitAfterReplay) this.commit();
-  }
-
-  /** Whether messages go straight to the current attempt (not waiting for a retry or a replay). */
-  private get isDirect(): boolean {
-    return this.attempt !== undefined && this.replayed === REPLAY_DONE;
-  }
-
   sendMessageWithContext(context: MessageContext, message: unknown): void {
-    if (this.buffer !== undefined) this.keep(message);
-    if (!this.isDirect) {
-      // Kept for the next attempt or the replay under way, which sends it in turn.
+    if (this.state === 'finished' || this.cancelled) {
+      // The call is over: nothing more is kept or sent.
       context.callback?.();
       return;
     }
-    if (!this.callOptions.method_definition.requestStream) {
-      this.attempt!.sendMessageWithContext(context, message);
-      return;
+    const streaming = this.callOptions.method_definition.requestStream;
+    const size = streaming
+      ? this.callOptions.method_definition.requestSerialize(message).length
+      : 0;
+    const position = this.requests.push(message, size);
+    if (streaming && !this.overLimit && this.requests.bytes > this.options.maxBufferBytes) {
+      // A retry could not replay what is no longer kept: this attempt, or the next if one is
+      // waiting, is the last.
+      this.overLimit = true;
+      if (this.state !== 'committed') this.commit();
     }
-    // A client stream waits for this callback before writing more; an attempt that dies before
-    // writing may never call it, so release the writer ourselves, once, at a retry.
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        context.callback?.();
-      }
-    };
-    this.pendingRelease = release;
-    this.attempt!.sendMessageWithContext({ ...context, callback: release }, message);
-  }
-
-  private keep(message: unknown): void {
-    this.buffer!.push(message);
-    if (!this.callOptions.method_definition.requestStream) return;
-    this.bufferBytes += this.callOptions.method_definition.requestSerialize(message).length;
-    if (this.bufferBytes <= this.options.maxBufferBytes) return;
-    // Past the limit the call commits: a retry could not replay what is no longer kept. While
-    // a retry waits or replays, the buffer is still needed to finish sending.
-    if (this.isDirect) this.commit();
-    else this.commitAfterReplay = true;
+    if (this.overLimit || this.state === 'committed') {
+      this.heldCallback = context.callback;
+      this.heldPosition = position;
+    } else {
+      context.callback?.();
+    }
+    this.pump();
   }
 
   sendMessage(message: unknown): void {
@@ -155,7 +137,47 @@ export class RetryingCall implements InterceptingCallInterface {
 
   halfClose(): void {
     this.halfClosed = true;
-    if (this.isDirect) this.attempt!.halfClose();
+    this.pump();
+  }
+
+  /** Hands the current attempt its next message, and the half-close once it has them all. */
+  private pump(): void {
+    const attempt = this.attempt;
+    if (attempt === undefined || this.cancelled || this.state === 'finished') return;
+    if (!this.writing && this.sent < this.requests.end) {
+      const position = this.sent++;
+      const message = this.requests.at(position);
+      if (this.state === 'committed') this.requests.dropBefore(this.sent);
+      if (this.callOptions.method_definition.requestStream) {
+        this.writing = true;
+        attempt.sendMessageWithContext(
+          { callback: () => this.onWritten(attempt, position) },
+          message,
+        );
+      } else {
+        attempt.sendMessage(message);
+      }
+    }
+    if (this.sent < this.requests.end) return;
+    if (this.state === 'replaying') this.move('caught-up');
+    if (this.halfClosed && !this.halfCloseSent) {
+      this.halfCloseSent = true;
+      attempt.halfClose();
+    }
+  }
+
+  private onWritten(attempt: InterceptingCallInterface, position: number): void {
+    if (attempt !== this.attempt) return; // an abandoned attempt's late write
+    this.writing = false;
+    if (position === this.heldPosition) this.releaseWriter();
+    this.pump();
+  }
+
+  private releaseWriter(): void {
+    const callback = this.heldCallback;
+    this.heldCallback = undefined;
+    this.heldPosition = -1;
+    callback?.();
   }
 
   startRead(): void {
@@ -164,10 +186,10 @@ export class RetryingCall implements InterceptingCallInterface {
   }
 
   cancelWithStatus(code: Status, details: string): void {
+    if (this.state === 'finished') return;
     this.cancelled = true;
+    this.requests.clear();
     if (this.backoffTimer !== undefined) {
-      clearTimeout(this.backoffTimer);
-      this.backoffTimer = undefined;
       this.finish({ code, details, metadata: new Metadata() });
       return;
     }
@@ -183,43 +205,47 @@ export class RetryingCall implements InterceptingCallInterface {
   }
 
   private commit(): void {
-    this.committed = true;
-    this.buffer = undefined;
+    this.move('commit');
+    this.requests.dropBefore(this.sent);
   }
 
   /** @internal */
   onMetadata(attempt: InterceptingCallInterface, metadata: Metadata): void {
-    if (attempt !== this.attempt || this.finished) return;
+    if (attempt !== this.attempt || this.state === 'finished') return;
+    this.headersReceived = true;
+    this.declaredScope = readDedupScope(metadata);
     if (!this.callOptions.method_definition.responseStream) {
       // Nothing reaches the caller before the status, so a retry stays invisible: a server
       // killed between its headers and its trailers is retried like one killed before.
       this.headers = metadata;
       return;
     }
-    this.commit();
+    if (this.state !== 'committed') this.commit();
     this.listener.onReceiveMetadata?.(metadata);
   }
 
   /** @internal */
   onMessage(attempt: InterceptingCallInterface, message: unknown): void {
-    if (attempt !== this.attempt || this.finished) return;
+    if (attempt !== this.attempt || this.state === 'finished') return;
     if (!this.callOptions.method_definition.responseStream) {
       // grpc-js passes a null message before a failed single-response call's status: only the
       // status tells whether this response stands.
       this.response = message;
       return;
     }
-    this.commit();
+    if (this.state !== 'committed') this.commit();
     this.readPending = false;
     this.listener.onReceiveMessage?.(message);
   }
 
   /** @internal */
   onStatus(attempt: InterceptingCallInterface, status: StatusObject): void {
-    if (attempt !== this.attempt || this.finished) return;
+    if (attempt !== this.attempt || this.state === 'finished') return;
+    const headersReceived = this.headersReceived;
+    this.observeDedupScope(attempt, status, headersReceived);
     if (status.code === Status.OK || this.cancelled) return this.finish(status);
     const method = this.callOptions.method_definition.path;
-    if (this.committed) return this.giveUp(method, status, 'committed');
+    if (!isRetryable(this.state)) return this.giveUp(method, status, 'committed');
     const decision = decideRetry(
       status,
       {
@@ -227,33 +253,65 @@ export class RetryingCall implements InterceptingCallInterface {
         idempotent: this.idempotent,
         keyed: this.metadata.get(this.options.idempotencyKeyHeader).length > 0,
         deadline: deadlineMs(this.callOptions.deadline),
+        headersReceived,
       },
       this.options,
     );
     if (!decision.retry) return this.giveUp(method, status, decision.reason);
-    this.options.onRetry?.({ method, attempt: this.attempts, delayMs: decision.delayMs, status });
+    this.move('retry');
+    callHook(this.options.onRetry, {
+      method,
+      attempt: this.attempts,
+      delayMs: decision.delayMs,
+      status,
+    });
     this.attempt = undefined;
     this.headers = undefined;
     this.response = NO_RESPONSE;
-    this.pendingRelease?.();
-    this.pendingRelease = undefined;
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      const metadata = this.metadata.clone();
-      metadata.set('grpc-previous-rpc-attempts', String(this.attempts));
-      this.startAttempt(metadata);
-    }, decision.delayMs);
-    this.backoffTimer.unref();
+    this.headersReceived = false;
+    this.declaredScope = undefined;
+    this.writing = false;
+    this.sent = 0;
+    this.halfCloseSent = false;
+    // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
+    this.backoffTimer = setTimeout(this.onBackoffElapsed, decision.delayMs);
+  }
+
+  private readonly onBackoffElapsed = (): void => {
+    this.backoffTimer = undefined;
+    if (this.state === 'finished') return;
+    if (this.state === 'backing-off') this.move('resume');
+    const metadata = this.metadata.clone();
+    metadata.set('grpc-previous-rpc-attempts', String(this.attempts));
+    this.startAttempt(metadata);
+  };
+
+  /** Learns, from any answer of a server, what its dedup store covers (see DedupScopes). */
+  private observeDedupScope(
+    attempt: InterceptingCallInterface,
+    status: StatusObject,
+    headersReceived: boolean,
+  ): void {
+    const scopes = this.options.dedupScopes;
+    if (scopes === undefined) return;
+    const trailers = isFromTrailers(status);
+    if (!headersReceived && !trailers) return; // the server never answered this attempt
+    const scope = this.declaredScope ?? readDedupScope(status.metadata);
+    scopes.observe(attempt.getPeer(), scope ?? 'none');
   }
 
   private giveUp(method: string, status: StatusObject, reason: GiveUpReason): void {
-    this.options.onGiveUp?.({ method, attempts: this.attempts, reason, status });
+    callHook(this.options.onGiveUp, { method, attempts: this.attempts, reason, status });
     this.finish(status);
   }
 
   private finish(status: StatusObject): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.state === 'finished') return;
+    this.move('finish');
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.requests.clear();
+    this.releaseWriter();
     if (this.attempts > 1) status.metadata.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
     if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
     if (this.response !== NO_RESPONSE) {
@@ -262,9 +320,4 @@ export class RetryingCall implements InterceptingCallInterface {
     }
     this.listener.onReceiveStatus?.(status);
   }
-}
-
-function deadlineMs(deadline: Date | number | undefined): number {
-  if (deadline === undefined) return Infinity;
-  return deadline instanceof Date ? deadline.getTime() : deadline;
 }

@@ -118,7 +118,7 @@ export function classifyStatus(status: StatusLike, context?: StatusContext): Sta
   const base = classifyStatusCode(status.code);
   if (status.code === Status.OK) return { ...base, origin: 'server', neverSent: false };
   const origin = statusOrigin(status, context);
-  const neverSent = isNeverSent(status);
+  const neverSent = isNeverSent(status, context);
   if (isMessageTooLarge(status)) return { ...base, ...CALLER_ERROR, origin, neverSent };
   if (neverSent) return { ...base, retryableIfNotIdempotent: true, origin, neverSent };
   if (

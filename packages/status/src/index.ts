@@ -10,6 +10,7 @@ export {
   statusOrigin,
   isMessageTooLarge,
   isNeverSent,
+  isFromTrailers,
   PROPAGATED_CANCEL_PREFIX,
   type StatusOrigin,
   type StatusContext,

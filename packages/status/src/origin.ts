@@ -23,12 +23,37 @@ export interface StatusContext {
   cancelledByCaller?: boolean;
 }
 
+/** Whether this attempt heard from the peer at all: its headers, or trailers with its status. */
+function heardFromPeer(status: StatusLike, context: StatusContext | undefined): boolean {
+  return context?.headersReceived === true || isFromTrailers(status);
+}
+
 /** A status as grpc-js hands it over: a `StatusObject` or a `ServiceError` (both carry these). */
 export interface StatusLike {
   code: number;
   details?: string;
   /** The HTTP/2 RST_STREAM code; grpc-js sets it only when the stream was reset under the call. */
   rstCode?: number;
+  /** Trailers: empty on every status grpc-js makes up, never empty on one a server sent. */
+  metadata?: { getMap(): Record<string, unknown> };
+}
+
+/** Keys the layer itself adds to a status on the client; they say nothing of the wire. */
+const LAYER_KEY_PREFIX = 'grpc-resilience-';
+
+/**
+ * Whether the status arrived in trailers from the peer: the structural signal that wins over any
+ * text. grpc-js makes up every local and transport status with empty metadata (subchannel-call,
+ * load-balancing-call, resolving-call), while a peer's trailers always carry something: a
+ * Trailers-Only response carries at least `content-type` (gRPC over HTTP/2 spec), which grpc-js
+ * keeps in the status metadata. So a server that forwards another call's local error text
+ * ("No connection established", "Stream refused by server") is still a server answering.
+ */
+export function isFromTrailers(status: StatusLike): boolean {
+  const map = status.metadata?.getMap();
+  if (map === undefined) return false;
+  for (const key in map) if (!key.startsWith(LAYER_KEY_PREFIX)) return true;
+  return false;
 }
 
 /*
@@ -58,10 +83,9 @@ const TRANSPORT =
 
 /** Tells where a status came from; see {@link StatusOrigin}. */
 export function statusOrigin(status: StatusLike, context?: StatusContext): StatusOrigin {
+  if (status.code === Status.OK || isFromTrailers(status)) return 'server';
   const details = status.details ?? '';
   switch (status.code) {
-    case Status.OK:
-      return 'server';
     case Status.DEADLINE_EXCEEDED:
       // grpc-js's own server timer also says plain "Deadline exceeded", but it fires at the same
       // instant as the client's; the client's timer is the one that ends the caller's wait.
@@ -96,9 +120,12 @@ export function isMessageTooLarge(status: StatusLike): boolean {
 /**
  * Whether the request provably never reached the server's application: the client never had a
  * connection for it, or the server refused the stream before dispatching it (gRFC A6
- * "transparent retry" cases). Such a call is safe to retry even when it is not idempotent.
+ * "transparent retry" cases). Such a call is safe to retry even when it is not idempotent. A
+ * status from a peer that answered (headers, or trailers) is never "never sent", whatever its
+ * text says: that peer may be forwarding the local error of a call it made after it ran.
  */
-export function isNeverSent(status: StatusLike): boolean {
+export function isNeverSent(status: StatusLike, context?: StatusContext): boolean {
+  if (heardFromPeer(status, context)) return false;
   const details = status.details ?? '';
   if (status.code === Status.UNAVAILABLE) {
     return LOCAL_UNAVAILABLE.test(details) || details === 'Stream refused by server';

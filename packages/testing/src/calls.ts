@@ -13,9 +13,50 @@ export interface CallOutcome<T = Record<string, unknown>> {
   headers?: grpc.Metadata;
   /** From the call's start to its status, in milliseconds. */
   durationMs: number;
-  /** How many times the status event fired (must always be 1). */
-  statusEvents: number;
+  /**
+   * How many statuses the call delivered (must always be 1). grpc-js's top-level call drops a
+   * second status silently, so for clients made with {@link createTestClient} this counts what
+   * reached its outermost interceptor, where a second one would be seen; it keeps counting after
+   * the outcome resolves.
+   */
+  readonly statusEvents: number;
 }
+
+/** Per call, the statuses its outermost interceptor saw, keyed by the first status object. */
+const statusCounts = new WeakMap<grpc.StatusObject, { count: number }>();
+let extraStatuses = 0;
+
+/**
+ * How many statuses beyond the first, in all, calls of clients made by {@link createTestClient}
+ * have delivered since the process started: assert it has not moved across a test.
+ */
+export function extraStatusCount(): number {
+  return extraStatuses;
+}
+
+/**
+ * The outermost interceptor of every test client: counts the statuses each call delivers, since
+ * the top level would hide a second one.
+ */
+const countStatuses: grpc.Interceptor = (options, nextCall) => {
+  let first: { count: number } | undefined;
+  return new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, _listener, next) {
+      next(metadata, {
+        onReceiveStatus(status, nextStatus) {
+          if (first === undefined) {
+            first = { count: 1 };
+            statusCounts.set(status, first);
+          } else {
+            first.count++;
+            extraStatuses++;
+          }
+          nextStatus(status);
+        },
+      });
+    },
+  });
+};
 
 /** Per-call options of the call helpers. */
 export interface TestCallOptions {
@@ -33,7 +74,10 @@ export interface TestCallOptions {
 /** A test-service client on an address (insecure credentials). */
 export function createTestClient(address: string, options?: grpc.ClientOptions): TestServiceClient {
   const Client = testServiceClient();
-  return new Client(address, grpc.credentials.createInsecure(), options);
+  return new Client(address, grpc.credentials.createInsecure(), {
+    ...options,
+    interceptors: [countStatuses, ...(options?.interceptors ?? [])],
+  });
 }
 
 type AnyCall = grpc.Call & { on(event: string, listener: (...args: never[]) => void): unknown };
@@ -51,11 +95,14 @@ function track<T>(
 ): Promise<CallOutcome<T>> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
+    let events = 0;
     const outcome: CallOutcome<T> = {
       status: undefined!,
       messages: [],
       durationMs: 0,
-      statusEvents: 0,
+      get statusEvents() {
+        return Math.max(events, statusCounts.get(this.status)?.count ?? 0);
+      },
     };
     const call = start((_error, response) => {
       if (response !== undefined) outcome.response = response;
@@ -64,7 +111,7 @@ function track<T>(
     call.on('data', (message: T) => void outcome.messages.push(message));
     call.on('error', () => undefined); // the status event carries it
     call.on('status', (status: grpc.StatusObject) => {
-      outcome.statusEvents++;
+      events++;
       outcome.status = status;
       outcome.durationMs = performance.now() - startedAt;
       // grpc-js emits status after the unary callback, in the same tick or the next; let it land.

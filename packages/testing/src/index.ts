@@ -32,6 +32,7 @@ export {
   callServerStream,
   callClientStream,
   callBidi,
+  extraStatusCount,
   type CallOutcome,
   type TestCallOptions,
 } from './calls';
