@@ -35,7 +35,7 @@ export interface StatusLike {
   /** The HTTP/2 RST_STREAM code; grpc-js sets it only when the stream was reset under the call. */
   rstCode?: number;
   /** Trailers: empty on every status grpc-js makes up, never empty on one a server sent. */
-  metadata?: { getMap(): Record<string, unknown> };
+  metadata?: { getMap(): Record<string, unknown> } | null;
 }
 
 /** Keys the layer itself adds to a status on the client; they say nothing of the wire. */
