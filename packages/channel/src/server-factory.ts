@@ -17,7 +17,14 @@ export interface ResilientServerConfig {
   keepalive?: ServerKeepaliveOptions;
   /** `{ minBudgetMs: 5 }`: requests arriving with less time left are refused unrun. */
   deadline?: { minBudgetMs?: number };
-  /** Deduplicate by idempotency key (`{ store, header }`), or false. Default on, in memory. */
+  /**
+   * Deduplicate by idempotency key, or false. Default on, with a `MemoryDedupStore` (64 MiB,
+   * 10,000 entries, scope `process`: safe only when retries of a key reach the same process).
+   * `{ store, header, scopeOf, maxOutcomeBytes, onError }`, validated by `createDedupInterceptor`
+   * (a bad one throws `ConfigError` naming `dedup.<option>`). Give every replica one shared store
+   * (`RedisDedupStore` from `@grpc-resilience/dedup-redis`) when clients may retry elsewhere;
+   * responses then say `grpc-resilience-dedup-scope: shared`.
+   */
   dedup?: false | DedupOptions;
   /** A pino logger for one record per served call. Default none. */
   logger?: Logger;
@@ -52,6 +59,7 @@ export function resilientServerOptions(config: ResilientServerConfig = {}): Serv
   const interceptors: ServerInterceptor[] = [
     createServerContextInterceptor(input.deadline as never),
   ];
+  // createDedupInterceptor validates every dedup option (and the store's shape and scope).
   if (input.dedup !== false)
     interceptors.push(createDedupInterceptor(input.dedup as DedupOptions | undefined));
   if (input.logger !== undefined) {
