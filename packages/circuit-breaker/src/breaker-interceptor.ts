@@ -9,7 +9,7 @@ import {
   ForwardingCall,
   classifyStatus,
   rejectedCall,
-  statusOrigin,
+  isStreamOwnDeadline,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import { CircuitBreaker, type BreakerState, type BreakerStateChange } from './circuit-breaker';
@@ -130,7 +130,7 @@ function record(
   callOptions: InterceptorOptions,
 ): void {
   if (status.code === Status.OK) return circuit.onSuccess(probe);
-  if (isStreamOwnDeadline(status, callOptions)) return circuit.onNeutral(probe);
+  if (isStreamOwnDeadline(status, streamDeadlineOf(callOptions))) return circuit.onNeutral(probe);
   const cls = classifyStatus(status, { cancelledByCaller });
   if (cls.breakerFailure) return circuit.onFailure(probe);
   // A caller's error still proves the server answered: for a probe, that is recovery.
@@ -138,18 +138,9 @@ function record(
   circuit.onNeutral(probe);
 }
 
-/**
- * A call with a response stream (server-streaming, bidi) that ended by its own deadline: the
- * deadline ran out, which for a long-lived stream is its normal end, not a sign of a sick server.
- * Its own deadline means grpc-js's local timer ended it (`statusOrigin` 'local'), or the deadline
- * had passed when the status arrived (the server's timer for the same deadline won the race).
- * A unary call that times out still counts: a server that never answers is failing.
- */
-function isStreamOwnDeadline(status: StatusObject, callOptions: InterceptorOptions): boolean {
-  if (status.code !== Status.DEADLINE_EXCEEDED || !callOptions.method_definition.responseStream) {
-    return false;
-  }
+/** The deadline of a call with a response stream, ms since the epoch; else undefined. */
+function streamDeadlineOf(callOptions: InterceptorOptions): number | undefined {
+  if (!callOptions.method_definition.responseStream) return undefined;
   const deadline = callOptions.deadline;
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return statusOrigin(status) === 'local' || (at !== undefined && Date.now() >= at);
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }

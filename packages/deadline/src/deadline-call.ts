@@ -6,22 +6,11 @@ import {
 } from '@grpc/grpc-js';
 import {
   ForwardingCall,
+  LONG_LIVED_CALL_KEY,
   PROPAGATED_CANCEL_PREFIX,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { CallContext } from './call-context';
-
-/**
- * Key under which a call with a response stream (server-streaming or bidi) carries its own
- * deadline (ms since the epoch) in its request metadata's *options* (`Metadata.setOptions`), read
- * by the load balancer's ejector: a stream that ends by its own deadline is no failure of the
- * backend. grpc-js hands a picker only `PickArgs { metadata, extraPickInfo }` and its
- * `onCallEnded` only the code, details and trailers, never the method or its shape; the metadata
- * it picks with is a `clone()`, which keeps the options object (grpc-js 1.14 src/metadata.ts),
- * while options are never written to the wire. `Symbol.for`, so that the load-balancer package
- * reads the same key without depending on this one.
- */
-export const LONG_LIVED_CALL_KEY: unique symbol = Symbol.for('grpc-resilience.long-lived-call');
 
 /**
  * What the deadline interceptor wraps a call in when it must do more than set the deadline:

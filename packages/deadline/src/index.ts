@@ -1,6 +1,5 @@
 export { createDeadlineInterceptor } from './deadline-interceptor';
 export { createServerContextInterceptor } from './server-context-interceptor';
-export { LONG_LIVED_CALL_KEY } from './deadline-call';
 export {
   CallContext,
   currentCallContext,

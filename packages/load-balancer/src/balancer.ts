@@ -3,6 +3,7 @@ import {
   experimental,
   type ChannelOptions,
 } from '@grpc/grpc-js';
+import { LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
 
 type Picker = experimental.Picker;
@@ -14,16 +15,6 @@ type StatusOr<T> = experimental.StatusOr<T>;
 
 /** The name of the policy in a service config's `loadBalancingConfig`. */
 export const BALANCER_NAME = 'grpc_resilience_round_robin';
-
-/**
- * Key of the request metadata *option* (`Metadata.setOptions`, never sent) under which a call
- * with a response stream carries its own deadline (ms since the epoch); the deadline package's
- * client interceptor sets it (its `LONG_LIVED_CALL_KEY`, the same `Symbol.for`). grpc-js gives a
- * picker only `PickArgs { metadata, extraPickInfo }` and `onCallEnded` only the code, details and
- * trailers: not the method, not its shape (grpc-js 1.14 src/picker.ts, load-balancing-call.ts).
- * The metadata it picks with is a `clone()` of the call's, which keeps the options object.
- */
-export const LONG_LIVED_CALL_KEY: unique symbol = Symbol.for('grpc-resilience.long-lived-call');
 
 /** Skips ejected endpoints in round_robin's rotation, and counts each call's outcome. */
 class EjectingPicker implements Picker {

@@ -1,5 +1,10 @@
 import { status as Status } from '@grpc/grpc-js';
-import { classifyStatus, statusOrigin, type StatusLike } from '@grpc-resilience/status';
+import {
+  classifyStatus,
+  isStreamOwnDeadline,
+  statusOrigin,
+  type StatusLike,
+} from '@grpc-resilience/status';
 
 /** How endpoints are ejected. */
 export interface EjectionConfig {
@@ -146,14 +151,8 @@ function outcomeOf(
   now: () => number,
 ): 'failed' | 'neutral' | 'healthy' {
   if (status.code === Status.OK) return 'healthy';
+  if (isStreamOwnDeadline(status, streamDeadline, now)) return 'neutral';
   const origin = statusOrigin(status);
-  if (
-    status.code === Status.DEADLINE_EXCEEDED &&
-    streamDeadline !== undefined &&
-    (origin === 'local' || now() >= streamDeadline)
-  ) {
-    return 'neutral';
-  }
   if (classifyStatus(status).breakerFailure) return 'failed';
   return origin === 'local' ? 'neutral' : 'healthy';
 }

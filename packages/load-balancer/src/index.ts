@@ -6,7 +6,6 @@ export {
 } from './options';
 export {
   BALANCER_NAME,
-  LONG_LIVED_CALL_KEY,
   EjectingRoundRobin,
   EjectingRoundRobinConfig,
   registerEjectingRoundRobin,

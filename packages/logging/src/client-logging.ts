@@ -15,7 +15,7 @@ import {
   classifyStatus,
   objectOption,
   statusName,
-  statusOrigin,
+  isStreamOwnDeadline,
 } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings, type LogSettings } from './levels';
 import { redactMetadata } from './redact';
@@ -105,7 +105,10 @@ class LoggedCall extends ForwardingCall {
     };
     if (status.code === Status.OK) return void logger[successLevel]({ grpc }, 'grpc call');
     const cls = classifyStatus(status);
-    const ownDeadline = isStreamOwnDeadline(status, this.callOptions, deadline);
+    const ownDeadline = isStreamOwnDeadline(
+      status,
+      this.callOptions.method_definition.responseStream ? deadline : undefined,
+    );
     grpc.details = status.details;
     grpc.fault = ownDeadline ? 'none' : cls.fault;
     grpc.origin = cls.origin;
@@ -149,23 +152,6 @@ export function attemptLogHooks(logger: Logger) {
       );
     },
   };
-}
-
-/**
- * A call with a response stream that ended by its own deadline: grpc-js's local timer ended it,
- * or the deadline had passed when the status came. For a long-lived stream that is its end, not
- * a failure; a unary call that times out still logs at `warn`.
- */
-function isStreamOwnDeadline(
-  status: StatusObject,
-  callOptions: InterceptorOptions,
-  deadline: number | undefined,
-): boolean {
-  return (
-    status.code === Status.DEADLINE_EXCEEDED &&
-    callOptions.method_definition.responseStream &&
-    (statusOrigin(status) === 'local' || (deadline !== undefined && Date.now() >= deadline))
-  );
 }
 
 function deadlineMs(deadline: Date | number | undefined): number | undefined {

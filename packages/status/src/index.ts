@@ -39,3 +39,4 @@ export {
 export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
+export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';
