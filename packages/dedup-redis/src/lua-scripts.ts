@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
  * Time is Redis's own (`TIME`), so replicas with skewed clocks agree; that needs Redis 5 or later
  * (effects replication, the default from Redis 7).
  */
+/** Suffixes of the store's eight keys, in the order the scripts take them as KEYS[1..8]. */
 export const KEY_SUFFIXES = ['state', 'fp', 'tok', 'out', 'sz', 'inflight', 'done', 'bytes'];
 
 const PRELUDE = `
@@ -158,6 +159,7 @@ function script(body: string): LuaScript {
   return { body, sha: createHash('sha1').update(body).digest('hex') };
 }
 
+/** The store's scripts: claim, complete, release, peek (what waiters poll) and usage. */
 export const SCRIPTS = Object.freeze({
   claim: script(CLAIM),
   complete: script(COMPLETE),

@@ -9,6 +9,7 @@ import {
   startChaosProxy,
   startTestBackend,
   testServiceClient,
+  type CallOutcome,
   type ChaosProxy,
   type TestBackend,
   type TestServiceClient,
@@ -110,7 +111,7 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
   let seed = 42;
   const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const marked = Array.from({ length: CALLS }, () => random() < CUT_RATIO);
-  const outcomes: Awaited<ReturnType<typeof callUnary>>[] = new Array(CALLS);
+  const outcomes: CallOutcome<{ backend: string }>[] = new Array(CALLS);
   const started = performance.now();
   let next = 0;
   await Promise.all(
@@ -118,7 +119,12 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
       for (let i = next++; i < CALLS; i = next++) {
         const metadata = behaviourMetadata({ callId: `call-${i}` });
         if (marked[i]) metadata.set('x-test-cut', '1');
-        outcomes[i] = await callUnary(client!, 'Charge', { account: `a-${i}` }, { metadata });
+        outcomes[i] = await callUnary<{ backend: string }>(
+          client!,
+          'Charge',
+          { account: `a-${i}` },
+          { metadata },
+        );
       }
     }),
   );

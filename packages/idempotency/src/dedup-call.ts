@@ -7,17 +7,12 @@ import {
   type ServerMethodDefinition,
   type StatusObject,
 } from '@grpc/grpc-js';
-import {
-  DEDUP_SCOPE_METADATA_KEY,
-  REASON_METADATA_KEY,
-  classifyStatusCode,
-  describeValue,
-} from '@grpc-resilience/status';
+import { DEDUP_SCOPE_METADATA_KEY, describeValue } from '@grpc-resilience/status';
 import type { DedupErrorContext, ResolvedDedupOptions } from './dedup-options';
 import type { DedupClaim, StoredOutcome } from './dedup-store';
 import { requestFingerprint } from './fingerprint';
+import { OutcomeRecorder, okStatus } from './outcome-recorder';
 import { DEDUP_REASONS, isStoredOutcome, localStatus, replayOutcome } from './replay';
-import { outcomeBytes, outcomeNotKept } from './store-limits';
 
 type ServerCall = ConstructorParameters<typeof ServerInterceptingCall>[0];
 /** A status as handlers send it: trailers may be missing (grpc-js's PartialStatusObject). */
@@ -41,15 +36,10 @@ export class DedupCall {
   private token?: string;
   /** The unary request's key, claimed when its message (which it is tied to) arrives. */
   private pendingKey?: string;
-  private recording = false;
+  /** Set while this call runs the handler for its claimed key. */
+  private recorder?: OutcomeRecorder;
   private cancelled = false;
   private waiting?: AbortController;
-  private headers?: Metadata;
-  private messages: unknown[] = [];
-  private messageBytes = 0;
-  private sawMessage = false;
-  private overflow = false;
-  private unserializable = false;
 
   constructor(
     private readonly options: ResolvedDedupOptions,
@@ -98,21 +88,25 @@ export class DedupCall {
   onCancel(): void {
     this.cancelled = true;
     this.waiting?.abort();
-    if (!this.recording) return;
+    if (!this.recorder) return;
     if (this.method.responseStream) this.finish(undefined);
-    else if (this.sawMessage) this.finish(okStatus());
+    else if (this.recorder.sawMessage) this.finish(okStatus());
     // Else a unary handler may still answer: its late message or status is recorded when it
     // comes, and the store's in-flight lease bounds how long the key waits for it.
   }
 
   sendMetadata(metadata: Metadata, next: (metadata: Metadata) => void): void {
     metadata.set(DEDUP_SCOPE_METADATA_KEY, this.options.scope);
-    if (this.recording) this.headers = metadata.clone();
+    this.recorder?.recordHeaders(metadata);
     next(metadata);
   }
 
   sendMessage(message: unknown, next: (message: unknown) => void): void {
-    if (this.recording) this.record(message);
+    if (this.recorder) {
+      this.recorder.recordMessage(message);
+      // After a cancel no status follows a unary response (see the class comment): this is it.
+      if (this.cancelled && !this.method.responseStream) this.finish(okStatus());
+    }
     next(message);
   }
 
@@ -120,27 +114,8 @@ export class DedupCall {
     const metadata = status.metadata ?? new Metadata();
     metadata.set(DEDUP_SCOPE_METADATA_KEY, this.options.scope);
     const final: StatusObject = { ...status, metadata };
-    if (this.recording) this.finish(final);
+    if (this.recorder) this.finish(final);
     next(final);
-  }
-
-  private record(message: unknown): void {
-    this.sawMessage = true;
-    if (!this.overflow) {
-      try {
-        this.messageBytes += this.method.responseSerialize(message).length;
-      } catch {
-        // grpc-js fails this call itself (INTERNAL) without a status through interceptors.
-        this.unserializable = true;
-      }
-      if (this.messageBytes > this.options.maxOutcomeBytes) {
-        this.overflow = true;
-        this.messages = [];
-      } else {
-        this.messages.push(message);
-      }
-    }
-    if (this.cancelled && !this.method.responseStream) this.finish(okStatus());
   }
 
   private claim(key: string, fingerprint: string, proceed: () => void): void {
@@ -167,7 +142,10 @@ export class DedupCall {
         if (this.cancelled) return this.settle('release', key, claim.token);
         this.key = key;
         this.token = claim.token;
-        this.recording = true;
+        this.recorder = new OutcomeRecorder(
+          this.method.responseSerialize,
+          this.options.maxOutcomeBytes,
+        );
         return proceed();
       case 'done':
         if (!isStoredOutcome(claim.outcome)) return this.badOutcome(claim.outcome);
@@ -225,23 +203,11 @@ export class DedupCall {
 
   /** Records the outcome: kept for replay, or the key released for a rerun. Runs once. */
   private finish(status: StatusObject | undefined): void {
-    if (!this.recording) return;
-    this.recording = false;
-    const key = this.key!;
-    const token = this.token!;
-    const { headers, messages, messageBytes } = this;
-    this.headers = undefined;
-    this.messages = [];
-    if (status === undefined || this.unserializable || !isWorthKeeping(status)) {
-      return this.settle('release', key, token);
-    }
-    let outcome: StoredOutcome = { headers, messages, status, messageBytes };
-    if (this.overflow || outcomeBytes(outcome) > this.options.maxOutcomeBytes) {
-      outcome = outcomeNotKept(
-        `it was larger than maxOutcomeBytes (${this.options.maxOutcomeBytes})`,
-      );
-    }
-    this.settle('complete', key, token, outcome);
+    if (!this.recorder) return;
+    const outcome = this.recorder.outcome(status);
+    this.recorder = undefined;
+    if (outcome) this.settle('complete', this.key!, this.token!, outcome);
+    else this.settle('release', this.key!, this.token!);
   }
 
   private settle(
@@ -292,23 +258,6 @@ export class DedupCall {
       // A reporting hook that throws must not take the call's outcome with it.
     }
   }
-}
-
-/** The status of a unary response whose status grpc-js dropped after a cancel: the handler's OK. */
-function okStatus(): StatusObject {
-  return { code: Status.OK, details: 'OK', metadata: new Metadata() };
-}
-
-/**
- * OK and the caller's own errors would come out the same again; server faults might not. Never
- * a CANCELLED or DEADLINE_EXCEEDED (about one attempt, not the request), nor a status this layer
- * made up (it carries `grpc-resilience-reason`): replaying those would answer with a non-answer.
- */
-function isWorthKeeping(status: StatusObject): boolean {
-  if (status.code === Status.OK) return true;
-  if (status.code === Status.CANCELLED || status.code === Status.DEADLINE_EXCEEDED) return false;
-  if (status.metadata?.get(REASON_METADATA_KEY).length) return false;
-  return classifyStatusCode(status.code).fault === 'caller';
 }
 
 function isPromiseLike<T>(value: T | Promise<T> | void): value is Promise<T> {
