@@ -9,7 +9,7 @@ import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { targetForAddresses } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
-import { assertNoNativeRetries, type RetryBudget } from '@grpc-resilience/retry';
+import { assertNoNativeRetries, type DedupScopes, type RetryBudget } from '@grpc-resilience/retry';
 import {
   ConfigError,
   booleanOption,
@@ -25,7 +25,10 @@ import { sharedChannelFactory } from './shared-channels';
 const breakers = new WeakMap<object, CircuitBreakerInterceptor>();
 
 /** Breakers and retry budgets per target and config, shared by the clients of one target. */
-const perTarget = new Map<string, { breaker?: CircuitBreakerInterceptor; budget?: RetryBudget }>();
+const perTarget = new Map<
+  string,
+  { breaker?: CircuitBreakerInterceptor; budget?: RetryBudget; dedupScopes?: DedupScopes }
+>();
 
 /** What only createResilientClient knows: the target, and whether it came as a list of addresses. */
 interface TargetFacts {

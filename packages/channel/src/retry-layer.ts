@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { attemptLogHooks } from '@grpc-resilience/logging';
 import {
+  DedupScopes,
   RETRY_OPTION_KEYS,
   RetryBudget,
   createRetryInterceptor,
@@ -10,13 +11,15 @@ import { objectOption, type MethodTable } from '@grpc-resilience/status';
 
 /**
  * The retry interceptor as the factory wires it: idempotency from the merged method table, one
- * budget per target, and the attempt records of the logger beside the caller's own hooks.
+ * budget and one record of the servers' declared dedup scopes per target (a keyed call's retry
+ * may land on any of its servers), and the attempt records of the logger beside the caller's
+ * own hooks.
  */
 export function createRetryLayer(
   retry: unknown,
   methods: MethodTable,
   logger: Logger | undefined,
-  shared: { budget?: RetryBudget },
+  shared: { budget?: RetryBudget; dedupScopes?: DedupScopes },
 ) {
   const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;
   const hooks = logger ? attemptLogHooks(logger) : undefined;
@@ -29,6 +32,7 @@ export function createRetryLayer(
     ...input,
     methods,
     budget,
+    dedupScopes: input.dedupScopes ?? (shared.dedupScopes ??= new DedupScopes()),
     onRetry: hooks || onRetry ? (event) => (hooks?.onRetry(event), onRetry?.(event)) : undefined,
     onGiveUp:
       hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,

@@ -1,0 +1,102 @@
+import * as grpc from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
+import {
+  MemoryDedupStore,
+  REPLAYED_METADATA_KEY,
+  createDedupInterceptor,
+  type DedupStore,
+} from '@grpc-resilience/idempotency';
+import {
+  behaviourMetadata,
+  callUnary,
+  startChaosProxy,
+  startTestBackend,
+  testServiceClient,
+  type ChaosProxy,
+  type TestBackend,
+  type TestServiceClient,
+} from '@grpc-resilience/testing';
+import { createResilientClient, type ResilientConfig } from './index';
+
+/*
+ * Two replicas, each behind a chaos proxy, and a balanced client: a keyed Charge (not
+ * idempotent) whose response is cut after the charge ran may be retried only where the retry
+ * cannot charge twice, which the servers themselves declare.
+ */
+const backends: TestBackend[] = [];
+const proxies: ChaosProxy[] = [];
+const clients: grpc.Client[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const proxy of proxies.splice(0)) await proxy.close();
+  for (const backend of backends.splice(0)) backend.kill();
+});
+
+async function replicas(stores: [DedupStore, DedupStore], config: ResilientConfig = {}) {
+  for (const [i, store] of stores.entries()) {
+    const backend = await startTestBackend({
+      name: `r${i}`,
+      serverOptions: { interceptors: [createDedupInterceptor({ store })] },
+    });
+    backends.push(backend);
+    proxies.push(await startChaosProxy(backend.address));
+  }
+  const client: TestServiceClient = createResilientClient(
+    testServiceClient(),
+    proxies.map((proxy) => proxy.address),
+    {
+      ...config,
+      retry: { initialBackoffMs: 1, maxBackoffMs: 5, budget: false, ...(config.retry || {}) },
+    },
+  );
+  clients.push(client);
+  // Both replicas answer once (round-robin starts anywhere): the client learns their scope.
+  for (let i = 0; i < 4; i++) expect((await callUnary(client, 'GetItem', {})).status.code).toBe(0);
+  expect(new Set(backends.map((b) => b.counters.calls > 0))).toEqual(new Set([true]));
+  return client;
+}
+
+/** A Charge whose first answer is lost on the wire after the charge ran. */
+async function chargeWithLostAnswer(client: TestServiceClient) {
+  for (const proxy of proxies) proxy.closeAfterBytes(1, 'downstream', 1);
+  const outcome = await callUnary(
+    client,
+    'Charge',
+    { account: 'a' },
+    {
+      metadata: behaviourMetadata({ callId: 'pay' }),
+    },
+  );
+  const charges = backends.reduce((sum, b) => sum + b.counters.sideEffects, 0);
+  const runs = backends.reduce((sum, b) => sum + b.counters.attemptsOf('pay'), 0);
+  return { outcome, charges, runs };
+}
+
+/** One in-process store that both replicas use: shared, and declared so. */
+function sharedStore(): DedupStore {
+  return Object.create(new MemoryDedupStore(), { scope: { value: 'shared' } }) as DedupStore;
+}
+
+it('replicas that declare one shared store: the keyed charge is retried and its outcome replayed, charged once', async () => {
+  const store = sharedStore();
+  const client = await replicas([store, store]); // serverDeduplicates left at its default
+  const { outcome, charges, runs } = await chargeWithLostAnswer(client);
+  expect(outcome.status.code).toBe(Status.OK);
+  expect(outcome.status.metadata.get(REPLAYED_METADATA_KEY)).toEqual(['true']);
+  expect(charges).toBe(1);
+  expect(runs).toBe(1);
+});
+
+it.each([
+  ['the default', {}],
+  ['serverDeduplicates: true', { retry: { serverDeduplicates: true } }],
+])(
+  'replicas that each keep their own store (%s): the lost charge is not retried, never charged twice',
+  async (_name, config) => {
+    const client = await replicas([new MemoryDedupStore(), new MemoryDedupStore()], config);
+    const { outcome, charges, runs } = await chargeWithLostAnswer(client);
+    expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+    expect(charges).toBe(1);
+    expect(runs).toBe(1);
+  },
+);
