@@ -144,7 +144,9 @@ it('while a retry replays a bidi stream, and after the stream committed', async 
     metadata: behaviourMetadata({ callId: 'd', messageIntervalMs: 20 }),
     onCall: (call) => {
       cancelCommitted = () => call.cancel();
-      call.on('data', () => setImmediate(cancelCommitted));
+      (call as grpc.ClientDuplexStream<object, object>).on('data', () =>
+        setImmediate(cancelCommitted),
+      );
     },
   });
   const second = await committed;
