@@ -274,17 +274,17 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.sent = 0;
     this.halfCloseSent = false;
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
-    this.backoffTimer = setTimeout(this.onBackoffElapsed, decision.delayMs);
+    this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
   }
 
-  private readonly onBackoffElapsed = (): void => {
+  private onBackoffElapsed(): void {
     this.backoffTimer = undefined;
     if (this.state === 'finished') return;
     if (this.state === 'backing-off') this.move('resume');
     const metadata = this.metadata.clone();
     metadata.set('grpc-previous-rpc-attempts', String(this.attempts));
     this.startAttempt(metadata);
-  };
+  }
 
   /** Learns, from any answer of a server, what its dedup store covers (see DedupScopes). */
   private observeDedupScope(
@@ -294,8 +294,9 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   ): void {
     const scopes = this.options.dedupScopes;
     if (scopes === undefined) return;
-    const trailers = isFromTrailers(status);
-    if (!headersReceived && !trailers) return; // the server never answered this attempt
+    // An OK always comes from the server; a failure only when it came with headers or trailers.
+    const answered = status.code === Status.OK || headersReceived || isFromTrailers(status);
+    if (!answered) return;
     const scope = this.declaredScope ?? readDedupScope(status.metadata);
     scopes.observe(attempt.getPeer(), scope ?? 'none');
   }
