@@ -1,5 +1,8 @@
 import { ConfigError } from '@grpc-resilience/status';
-import { describeDedupStoreContract } from '../../idempotency/src/dedup-store-contract.test.helper';
+import {
+  describeDedupStoreContract,
+  sampleOutcome,
+} from '../../idempotency/src/dedup-store-contract.test.helper';
 import { RedisDedupStore } from './index';
 import { startTestRedis, type TestRedis } from './redis-server.test.helper';
 
@@ -70,4 +73,47 @@ describe('the test Redis', () => {
       /redis-server-not-installed is not installed.*apt-get install -y redis-server/,
     );
   });
+});
+
+describe('RedisDedupStore memory', () => {
+  it('1,000 keys in flight and 10,000 distinct keys stay under maxBytes, by accounting and in Redis', async () => {
+    const maxBytes = 2 * 1024 * 1024;
+    const store = new RedisDedupStore({
+      redis: redis.client,
+      keyPrefix: '{memory}:',
+      maxBytes,
+      maxEntries: 1_000_000,
+    });
+    const usedMemory = async () =>
+      Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+    const before = await usedMemory();
+    const batch = async (from: number, to: number, run: (i: number) => Promise<void>) => {
+      const all: Promise<void>[] = [];
+      for (let i = from; i < to; i++) all.push(run(i));
+      await Promise.all(all);
+    };
+    for (let i = 0; i < 1_000; i += 200) {
+      await batch(i, i + 200, async (k) => {
+        expect((await store.claim(`in-flight-${k}`, 'f'.repeat(32))).state).toBe('new');
+      });
+    }
+    let peak = 0;
+    for (let i = 0; i < 10_000; i += 200) {
+      await batch(i, i + 200, async (k) => {
+        const claim = await store.claim(`done-${k}`, 'f'.repeat(32));
+        if (claim.state !== 'new') throw new Error(`claim ${k} was ${claim.state}`);
+        await store.complete(`done-${k}`, claim.token, sampleOutcome(64));
+      });
+      peak = Math.max(peak, (await store.usage()).bytes);
+    }
+    const usage = await store.usage();
+    const growth = (await usedMemory()) - before;
+    process.stdout.write(
+      `redis store: entries ${usage.entries}, accounted ${usage.bytes} B (peak ${peak}), ` +
+        `redis used_memory growth ${growth} B, bound ${maxBytes} B\n`,
+    );
+    expect(peak).toBeLessThanOrEqual(maxBytes);
+    expect((await store.claim('in-flight-0', 'f'.repeat(32))).state).toBe('in-flight');
+    expect(growth).toBeLessThanOrEqual(maxBytes * 1.5);
+  }, 30_000);
 });
