@@ -56,7 +56,9 @@ export class DedupCall {
         method: this.method.path,
         metadata,
         peer: this.call.getPeer(),
-        authContext: this.call.getAuthContext(),
+        // grpc-js added getAuthContext in 1.11; the peer range starts at 1.10.
+        authContext:
+          typeof this.call.getAuthContext === 'function' ? this.call.getAuthContext() : {},
       });
       if (typeof scope !== 'string') throw new TypeError(`returned ${describeValue(scope)}`);
     } catch (error) {
@@ -96,6 +98,8 @@ export class DedupCall {
   }
 
   sendMetadata(metadata: Metadata, next: (metadata: Metadata) => void): void {
+    // Set in place, not on a clone: grpc-js serializes this object once and nothing else reads
+    // it, and the header is the same for every call of this server, so reuse is harmless.
     metadata.set(DEDUP_SCOPE_METADATA_KEY, this.options.scope);
     this.recorder?.recordHeaders(metadata);
     next(metadata);
