@@ -56,7 +56,7 @@ export class DedupCall {
         method: this.method.path,
         metadata,
         peer: this.call.getPeer(),
-        // grpc-js added getAuthContext in 1.11; the peer range starts at 1.10.
+        // getAuthContext came to grpc-js in 2025 (grpc-node PR 2920); the peer range is older.
         authContext:
           typeof this.call.getAuthContext === 'function' ? this.call.getAuthContext() : {},
       });
