@@ -98,7 +98,9 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
     testServiceClient(),
     proxies.map((proxy) => proxy.address),
     {
-      retry: { serverDeduplicates: true, budget: false, maxAttempts: 5 },
+      // serverDeduplicates stays at its default, 'declared': the replicas' own word that their
+      // store is shared is what lets a keyed Charge be retried.
+      retry: { budget: false, maxAttempts: 5 },
       breaker: false,
       channelOptions: {
         'grpc.initial_reconnect_backoff_ms': 50,
@@ -106,6 +108,10 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
       },
     },
   );
+
+  // Until a replica has answered, the client has no word of its store: one uncut call each.
+  for (let i = 0; i < 6; i++) expect((await callUnary(client, 'GetItem', {})).status.code).toBe(0);
+  expect(backends.map((b) => b.counters.callsOf('GetItem') > 0)).toEqual([true, true, true]);
 
   // A seeded choice of which calls to cut: the same 20% on every run.
   let seed = 42;
