@@ -12,6 +12,7 @@ import {
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
+import { captureRetryingCalls } from './capture-calls.test.helper';
 import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
 
 /* A caller's cancel in each phase of a retried call ends it once, with CANCELLED, and no attempt
@@ -31,13 +32,11 @@ afterEach(() => {
 });
 
 function client(retry: RetryOptions, calls: RetryingCall[]) {
-  const capture: grpc.Interceptor = (options, nextCall) => {
-    const call = nextCall(options);
-    calls.push(call as unknown as RetryingCall);
-    return call as grpc.InterceptingCall;
-  };
   const c = createTestClient(backend.address, {
-    interceptors: [capture, createRetryInterceptor({ methods, budget: false, ...retry })],
+    interceptors: [
+      captureRetryingCalls(calls),
+      createRetryInterceptor({ methods, budget: false, ...retry }),
+    ],
   });
   clients.push(c);
   return c;
@@ -118,11 +117,7 @@ it('while a retry replays a bidi stream, and after the stream committed', async 
   };
   const retrying = createTestClient(backend.address, {
     interceptors: [
-      (options, nextCall) => {
-        const call = nextCall(options);
-        calls.push(call as unknown as RetryingCall);
-        return call as grpc.InterceptingCall;
-      },
+      captureRetryingCalls(calls),
       createRetryInterceptor({ methods, budget: false, initialBackoffMs: 1, maxBackoffMs: 1 }),
       cancelInReplay,
     ],

@@ -10,6 +10,7 @@ import {
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
+import { captureRetryingCalls } from './capture-calls.test.helper';
 import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
 
 const methods = methodsFromService(testServiceClient().service);
@@ -34,13 +35,12 @@ const slowLink: grpc.Interceptor = (options, nextCall) =>
 
 /** A client with the retry layer; `calls` receives each RetryingCall as it starts. */
 function retryingClient(address: string, retry: RetryOptions, calls: RetryingCall[] = []) {
-  const capture: grpc.Interceptor = (options, nextCall) => {
-    const call = nextCall(options);
-    calls.push(call as unknown as RetryingCall);
-    return call as grpc.InterceptingCall;
-  };
   const client = createTestClient(address, {
-    interceptors: [capture, createRetryInterceptor({ methods, ...retry }), slowLink],
+    interceptors: [
+      captureRetryingCalls(calls),
+      createRetryInterceptor({ methods, ...retry }),
+      slowLink,
+    ],
   });
   clients.push(client);
   return client;
