@@ -33,6 +33,14 @@ export class RequestQueue {
   dropBefore(position: number): void {
     const count = Math.min(position - this.base, this.messages.length);
     if (count <= 0) return;
+    if (count === this.messages.length) {
+      // The common case (every message handed over, or the call over): no new arrays.
+      this.messages.length = 0;
+      this.sizes.length = 0;
+      this.bytes = 0;
+      this.base += count;
+      return;
+    }
     for (let i = 0; i < count; i++) this.bytes -= this.sizes[i];
     this.messages.splice(0, count);
     this.sizes.splice(0, count);

@@ -24,6 +24,8 @@ type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithConte
 export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
 
 const NO_RESPONSE = Symbol('no response');
+/** Each message's length prefix on the wire: an empty message still costs its frame. */
+const GRPC_PREFIX_BYTES = 5;
 
 /**
  * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level),
@@ -67,6 +69,10 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   private headersReceived = false;
   private declaredScope: DedupScope | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
+  /** The caller's cancel, kept when it comes before `start`. */
+  private cancelStatus: StatusObject | undefined;
+  /** pump() is on the stack: a write callback made synchronously must not re-enter it. */
+  private pumping = false;
 
   constructor(
     private readonly callOptions: InterceptorOptions,
@@ -80,7 +86,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     return this.state;
   }
 
-  /** Serialized bytes of request messages the call holds now (for tests and diagnostics). */
+  /** Bytes of request messages the call holds now, as on the wire (for tests and diagnostics). */
   get bufferedBytes(): number {
     return this.requests.bytes;
   }
@@ -88,6 +94,12 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
     this.metadata = metadata;
     if (listener) this.listener = listener;
+    if (this.cancelStatus !== undefined) {
+      // Cancelled before it started (by an interceptor above): end it as grpc-js would, later.
+      const status = this.cancelStatus;
+      process.nextTick(() => this.finish(status));
+      return;
+    }
     this.options.budget?.recordCall();
     this.startAttempt(metadata);
   }
@@ -97,8 +109,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   }
 
   private startAttempt(metadata: Metadata): void {
-    this.attempts++;
     const attempt = this.nextCall(this.callOptions);
+    this.attempts++;
     this.attempt = attempt;
     attempt.start(metadata, new AttemptListener(this, attempt));
     this.pump();
@@ -113,7 +125,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     }
     const streaming = this.callOptions.method_definition.requestStream;
     const size = streaming
-      ? this.callOptions.method_definition.requestSerialize(message).length
+      ? this.callOptions.method_definition.requestSerialize(message).length + GRPC_PREFIX_BYTES
       : 0;
     const position = this.requests.push(message, size);
     if (streaming && !this.overLimit && this.requests.bytes > this.options.maxBufferBytes) {
@@ -140,29 +152,42 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.pump();
   }
 
-  /** Hands the current attempt its next message, and the half-close once it has them all. */
+  /**
+   * Hands the current attempt its next messages, one write at a time, and the half-close once it
+   * has them all. A loop, not recursion: a call below may run the write callback synchronously
+   * (a refused call does), and a replay of many messages would otherwise overflow the stack.
+   */
   private pump(): void {
-    const attempt = this.attempt;
-    if (attempt === undefined || this.cancelled || this.state === 'finished') return;
-    if (!this.writing && this.sent < this.requests.end) {
-      const position = this.sent++;
-      const message = this.requests.at(position);
-      if (this.state === 'committed') this.requests.dropBefore(this.sent);
-      if (this.callOptions.method_definition.requestStream) {
-        this.writing = true;
-        attempt.sendMessageWithContext(
-          { callback: () => this.onWritten(attempt, position) },
-          message,
-        );
-      } else {
-        attempt.sendMessage(message);
+    if (this.pumping) return; // the loop on the stack sees what changed
+    this.pumping = true;
+    try {
+      for (;;) {
+        const attempt = this.attempt;
+        if (attempt === undefined || this.cancelled || this.state === 'finished') return;
+        if (this.writing) return;
+        if (this.sent === this.requests.end) {
+          if (this.state === 'replaying') this.move('caught-up');
+          if (this.halfClosed && !this.halfCloseSent) {
+            this.halfCloseSent = true;
+            attempt.halfClose();
+          }
+          return;
+        }
+        const position = this.sent++;
+        const message = this.requests.at(position);
+        if (this.state === 'committed') this.requests.dropBefore(this.sent);
+        if (this.callOptions.method_definition.requestStream) {
+          this.writing = true;
+          attempt.sendMessageWithContext(
+            { callback: () => this.onWritten(attempt, position) },
+            message,
+          );
+        } else {
+          attempt.sendMessage(message);
+        }
       }
-    }
-    if (this.sent < this.requests.end) return;
-    if (this.state === 'replaying') this.move('caught-up');
-    if (this.halfClosed && !this.halfCloseSent) {
-      this.halfCloseSent = true;
-      attempt.halfClose();
+    } finally {
+      this.pumping = false;
     }
   }
 
@@ -186,14 +211,17 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   }
 
   cancelWithStatus(code: Status, details: string): void {
-    if (this.state === 'finished') return;
+    if (this.state === 'finished' || this.cancelled) return;
     this.cancelled = true;
     this.requests.clear();
-    if (this.backoffTimer !== undefined) {
-      this.finish({ code, details, metadata: new Metadata() });
+    if (this.attempt === undefined) {
+      // Backing off, or not started: no attempt would report a status.
+      const status = { code, details, metadata: new Metadata() };
+      if (this.backoffTimer !== undefined) this.finish(status);
+      else this.cancelStatus = status;
       return;
     }
-    this.attempt?.cancelWithStatus(code, details);
+    this.attempt.cancelWithStatus(code, details);
   }
 
   getPeer(): string {
@@ -213,7 +241,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   onMetadata(attempt: InterceptingCallInterface, metadata: Metadata): void {
     if (attempt !== this.attempt || this.state === 'finished') return;
     this.headersReceived = true;
-    this.declaredScope = readDedupScope(metadata);
+    if (this.options.dedupScopes !== undefined) this.declaredScope = readDedupScope(metadata);
     if (!this.callOptions.method_definition.responseStream) {
       // Nothing reaches the caller before the status, so a retry stays invisible: a server
       // killed between its headers and its trailers is retried like one killed before.
@@ -259,12 +287,6 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     );
     if (!decision.retry) return this.giveUp(method, status, decision.reason);
     this.move('retry');
-    callHook(this.options.onRetry, {
-      method,
-      attempt: this.attempts,
-      delayMs: decision.delayMs,
-      status,
-    });
     this.attempt = undefined;
     this.headers = undefined;
     this.response = NO_RESPONSE;
@@ -275,6 +297,13 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.halfCloseSent = false;
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
     this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
+    // Last: the hook may cancel the call, or write to it, and finds it backing off.
+    callHook(this.options.onRetry, {
+      method,
+      attempt: this.attempts,
+      delayMs: decision.delayMs,
+      status,
+    });
   }
 
   private onBackoffElapsed(): void {
@@ -283,7 +312,13 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     if (this.state === 'backing-off') this.move('resume');
     const metadata = this.metadata.clone();
     metadata.set('grpc-previous-rpc-attempts', String(this.attempts));
-    this.startAttempt(metadata);
+    try {
+      this.startAttempt(metadata);
+    } catch (error) {
+      // grpc-js refuses a call on a client closed meanwhile; this timer must not throw.
+      const details = `retry not started: ${error instanceof Error ? error.message : String(error)}`;
+      this.finish({ code: Status.UNAVAILABLE, details, metadata: new Metadata() });
+    }
   }
 
   /** Learns, from any answer of a server, what its dedup store covers (see DedupScopes). */
@@ -297,7 +332,9 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     // An OK always comes from the server; a failure only when it came with headers or trailers.
     const answered = status.code === Status.OK || headersReceived || isFromTrailers(status);
     if (!answered) return;
-    const scope = this.declaredScope ?? readDedupScope(status.metadata);
+    // A server that sends headers declares its scope there; only a trailers-only answer carries
+    // it in the trailers alone.
+    const scope = headersReceived ? this.declaredScope : readDedupScope(status.metadata);
     scopes.observe(attempt.getPeer(), scope ?? 'none');
   }
 
@@ -313,7 +350,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.backoffTimer = undefined;
     this.requests.clear();
     this.releaseWriter();
-    if (this.attempts > 1) status.metadata.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
+    if (this.attempts > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
     if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
     if (this.response !== NO_RESPONSE) {
       this.readPending = false;

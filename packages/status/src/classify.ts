@@ -1,5 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import {
+  isChannelClosed,
   isMessageTooLarge,
   isNeverSent,
   statusOrigin,
@@ -119,7 +120,8 @@ export function classifyStatus(status: StatusLike, context?: StatusContext): Sta
   if (status.code === Status.OK) return { ...base, origin: 'server', neverSent: false };
   const origin = statusOrigin(status, context);
   const neverSent = isNeverSent(status, context);
-  if (isMessageTooLarge(status)) return { ...base, ...CALLER_ERROR, origin, neverSent };
+  if (isMessageTooLarge(status) || isChannelClosed(status))
+    return { ...base, ...CALLER_ERROR, origin, neverSent };
   if (neverSent) return { ...base, retryableIfNotIdempotent: true, origin, neverSent };
   if (
     origin === 'transport' &&

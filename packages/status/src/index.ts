@@ -10,6 +10,7 @@ export {
   statusOrigin,
   isMessageTooLarge,
   isNeverSent,
+  isChannelClosed,
   isFromTrailers,
   PROPAGATED_CANCEL_PREFIX,
   type StatusOrigin,

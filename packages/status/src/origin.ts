@@ -108,6 +108,20 @@ export function statusOrigin(status: StatusLike, context?: StatusContext): Statu
   return 'server';
 }
 
+const CHANNEL_CLOSED = /^Channel closed before call started/;
+
+/**
+ * Whether grpc-js failed the call because the caller closed its client or channel: never sent,
+ * but the caller's own doing, so neither retried (the channel stays closed) nor counted.
+ */
+export function isChannelClosed(status: StatusLike): boolean {
+  return (
+    status.code === Status.UNAVAILABLE &&
+    CHANNEL_CLOSED.test(status.details ?? '') &&
+    !isFromTrailers(status)
+  );
+}
+
 /** Whether the status says a message exceeded a size limit (a caller's error, never retried). */
 export function isMessageTooLarge(status: StatusLike): boolean {
   const details = status.details ?? '';

@@ -1,0 +1,148 @@
+import * as grpc from '@grpc/grpc-js';
+import { status as Status } from '@grpc/grpc-js';
+import { createCircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
+import { methodsFromService } from '@grpc-resilience/status';
+import {
+  behaviourMetadata,
+  callClientStream,
+  callUnary,
+  createTestClient,
+  startTestBackend,
+  testServiceClient,
+  type TestBackend,
+  type TestServiceClient,
+} from '@grpc-resilience/testing';
+import { captureRetryingCalls } from './capture-calls.test.helper';
+import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
+
+/* Edges where a retried call could crash the process or never end. */
+const methods = methodsFromService(testServiceClient().service);
+let backend: TestBackend;
+const clients: TestServiceClient[] = [];
+let uncaught: unknown[];
+const onUncaught = (error: unknown) => uncaught.push(error);
+beforeEach(async () => {
+  backend = await startTestBackend();
+  uncaught = [];
+  process.on('uncaughtException', onUncaught);
+});
+afterEach(() => {
+  process.off('uncaughtException', onUncaught);
+  for (const client of clients.splice(0)) client.close();
+  backend.kill();
+  expect(uncaught.map(String)).toEqual([]);
+});
+
+function client(
+  retry: RetryOptions,
+  calls: RetryingCall[] = [],
+  above: grpc.Interceptor[] = [],
+  below: grpc.Interceptor[] = [],
+) {
+  const c = createTestClient(backend.address, {
+    interceptors: [
+      ...above,
+      captureRetryingCalls(calls),
+      createRetryInterceptor({ methods, budget: false, ...retry }),
+      ...below,
+    ],
+  });
+  clients.push(c);
+  return c;
+}
+
+it('a replay into a call that acknowledges writes synchronously (an open circuit) does not overflow the stack', async () => {
+  const breaker = createCircuitBreakerInterceptor({
+    consecutiveFailures: 1,
+    halfOpenAfterMs: 60_000,
+  });
+  const c = client({ initialBackoffMs: 1, maxBackoffMs: 1 }, [], [], [breaker.interceptor]);
+  const requests = Array.from({ length: 30_000 }, () => ({})); // empty messages, 5 bytes each
+  const outcome = await callClientStream(c, 'UploadItems', requests, {
+    metadata: behaviourMetadata({ callId: 'u', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
+  });
+  expect(outcome.status.details).toMatch(/circuit open/);
+  expect(outcome.statusEvents).toBe(1);
+});
+
+it('a client closed while a call backs off: the call ends with UNAVAILABLE, nothing throws', async () => {
+  const c: TestServiceClient = client({
+    initialBackoffMs: 200,
+    maxBackoffMs: 200,
+    random: () => 0.5,
+    onRetry: () => setImmediate(() => c.close()),
+  });
+  const outcome = await callUnary(
+    c,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'g', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
+    },
+  );
+  expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+  expect(outcome.status.details).toMatch(/^retry not started: /);
+  expect(backend.counters.attemptsOf('g')).toBe(1);
+});
+
+it('a call failed because its client was closed is not retried', async () => {
+  const retries: number[] = [];
+  const silent = createTestClient('127.0.0.1:1', {
+    interceptors: [
+      createRetryInterceptor({
+        methods,
+        initialBackoffMs: 50,
+        maxBackoffMs: 50,
+        onRetry: (event) => retries.push(event.attempt),
+      }),
+    ],
+  });
+  const pending = callUnary(silent, 'Charge', {}, { timeoutMs: 5000 });
+  silent.close(); // fails the queued call: "Channel closed before call started"
+  const outcome = await pending;
+  expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+  expect(retries).toEqual([]);
+  expect(outcome.status.metadata.get('grpc-resilience-attempts')).toEqual([]);
+});
+
+it('a cancel from inside the onRetry hook ends the call; no attempt starts after it', async () => {
+  const calls: RetryingCall[] = [];
+  let cancel!: () => void;
+  const c = client({ initialBackoffMs: 1, maxBackoffMs: 1, onRetry: () => cancel() }, calls);
+  const outcome = await callUnary(
+    c,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'a', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
+      onCall: (call) => (cancel = () => call.cancel()),
+    },
+  );
+  expect(outcome.status.code).toBe(Status.CANCELLED);
+  expect(outcome.statusEvents).toBe(1);
+  expect(calls[0].phase).toBe('finished');
+  expect(backend.counters.attemptsOf('a')).toBe(1);
+});
+
+it('a call cancelled by an interceptor above before it starts ends with that cancel, unsent', async () => {
+  const cancelEarly: grpc.Interceptor = (options, nextCall) => {
+    const call = nextCall(options);
+    call.cancelWithStatus(Status.CANCELLED, 'cancelled before start');
+    return call as grpc.InterceptingCall;
+  };
+  const outcome = await callUnary(
+    client({}, [], [cancelEarly]),
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'e' }),
+      timeoutMs: 2000,
+    },
+  );
+  expect(outcome.status).toMatchObject({
+    code: Status.CANCELLED,
+    details: 'cancelled before start',
+  });
+  expect(outcome.durationMs).toBeLessThan(1000);
+  expect(backend.counters.attemptsOf('e')).toBe(0);
+});
