@@ -18,7 +18,13 @@ function runScript(
       ['-r', 'ts-node/register/transpile-only', file, ...args],
       {
         timeout: 15_000,
-        env: { ...process.env, TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: 'commonjs' }) },
+        env: {
+          ...process.env,
+          TS_NODE_COMPILER_OPTIONS: JSON.stringify({
+            module: 'commonjs',
+            moduleResolution: 'node',
+          }),
+        },
       },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') return reject(error);

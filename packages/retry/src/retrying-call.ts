@@ -175,8 +175,9 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
         }
         const position = this.sent++;
         const message = this.requests.at(position);
-        if (this.state === 'committed') this.requests.dropBefore(this.sent);
-        if (this.callOptions.method_definition.requestStream) {
+        const streaming = this.callOptions.method_definition.requestStream;
+        if (this.state === 'committed' && streaming) this.requests.dropBefore(this.sent);
+        if (streaming) {
           this.writing = true;
           attempt.sendMessageWithContext(
             { callback: () => this.onWritten(attempt, position) },
@@ -234,7 +235,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
 
   private commit(): void {
     this.move('commit');
-    this.requests.dropBefore(this.sent);
+    // A single request message is not worth the work of forgetting early.
+    if (this.callOptions.method_definition.requestStream) this.requests.dropBefore(this.sent);
   }
 
   /** @internal */
@@ -348,7 +350,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.move('finish');
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
-    this.requests.clear();
+    if (this.callOptions.method_definition.requestStream) this.requests.clear();
     this.releaseWriter();
     if (this.attempts > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
     if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
