@@ -13,7 +13,7 @@ import {
 } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
 import { AttemptListener, type AttemptOwner, callHook, deadlineMs } from './attempt-listener';
-import { RequestQueue } from './request-queue';
+import { RequestPipe, type RequestPipeOwner } from './request-pipe';
 import { decideRetry } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
@@ -24,44 +24,26 @@ type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithConte
 export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
 
 const NO_RESPONSE = Symbol('no response');
-/** Each message's length prefix on the wire: an empty message still costs its frame. */
-const GRPC_PREFIX_BYTES = 5;
 
 /**
  * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level),
- * moving through the phases of {@link RetryState}. Every request message the caller writes goes
- * into one queue and is handed to the current attempt in order, one write at a time (grpc-js
- * holds a single pending message); a retry hands the new attempt the queue from the start, a
- * commit keeps only what the committed attempt has not had yet, and the half-close always goes
- * last. So a commit in the middle of a replay loses nothing the caller wrote.
- *
- * Backpressure: the caller's write callback fires as soon as its message is kept for replay
- * within `maxBufferBytes`; past the limit the call commits, and the callback waits until the
- * message is handed to an attempt. A call thus holds at most the limit plus one message.
+ * moving through the phases of {@link RetryState}. What the caller writes goes through a
+ * {@link RequestPipe}: kept for replay, handed to each attempt in order, with backpressure past
+ * `maxBufferBytes` (which commits the call).
  *
  * A single response (unary, client stream) is held, headers included, until its status, so it
  * never commits before the end; a streaming response commits on its first header or message.
  * The backoff timer keeps the process alive, as grpc-js's own pending call does.
  */
-export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
+export class RetryingCall implements InterceptingCallInterface, AttemptOwner, RequestPipeOwner {
   private state: RetryState = 'attempting';
   private attempt: InterceptingCallInterface | undefined;
   private attempts = 0;
   private listener: Partial<InterceptingListener> = {};
   private metadata!: Metadata;
-  private readonly requests = new RequestQueue();
-  /** Position of the next message to hand to the current attempt. */
-  private sent = 0;
-  /** A stream message is being written to the current attempt (its callback is pending). */
-  private writing = false;
-  private halfClosed = false;
-  private halfCloseSent = false;
+  private readonly requests: RequestPipe;
   private readPending = false;
-  private overLimit = false;
   private cancelled = false;
-  /** The caller's write callback held back for backpressure, and its message's position. */
-  private heldCallback: (() => void) | undefined;
-  private heldPosition = -1;
   /** A single-response call's headers and response, held until its status says they stand. */
   private headers: Metadata | undefined;
   private response: unknown = NO_RESPONSE;
@@ -71,15 +53,15 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   private backoffTimer: NodeJS.Timeout | undefined;
   /** The caller's cancel, kept when it comes before `start`. */
   private cancelStatus: StatusObject | undefined;
-  /** pump() is on the stack: a write callback made synchronously must not re-enter it. */
-  private pumping = false;
 
   constructor(
     private readonly callOptions: InterceptorOptions,
     private readonly nextCall: NextCall,
     private readonly options: ResolvedRetryOptions,
     private readonly idempotent: boolean,
-  ) {}
+  ) {
+    this.requests = new RequestPipe(callOptions.method_definition, options.maxBufferBytes, this);
+  }
 
   /** The call's phase (for tests and diagnostics). */
   get phase(): RetryState {
@@ -113,97 +95,30 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.attempts++;
     this.attempt = attempt;
     attempt.start(metadata, new AttemptListener(this, attempt));
-    this.pump();
+    this.requests.attach(attempt);
     if (this.readPending) attempt.startRead();
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
-    if (this.state === 'finished' || this.cancelled) {
-      // The call is over: nothing more is kept or sent.
-      context.callback?.();
-      return;
-    }
-    const streaming = this.callOptions.method_definition.requestStream;
-    const size = streaming
-      ? this.callOptions.method_definition.requestSerialize(message).length + GRPC_PREFIX_BYTES
-      : 0;
-    const position = this.requests.push(message, size);
-    if (streaming && !this.overLimit && this.requests.bytes > this.options.maxBufferBytes) {
-      // A retry could not replay what is no longer kept: this attempt, or the next if one is
-      // waiting, is the last.
-      this.overLimit = true;
-      if (this.state !== 'committed') this.commit();
-    }
-    if (this.overLimit || this.state === 'committed') {
-      this.heldCallback = context.callback;
-      this.heldPosition = position;
-    } else {
-      context.callback?.();
-    }
-    this.pump();
+    this.requests.write(context, message);
   }
 
   sendMessage(message: unknown): void {
-    this.sendMessageWithContext({}, message);
+    this.requests.write({}, message);
   }
 
   halfClose(): void {
-    this.halfClosed = true;
-    this.pump();
+    this.requests.halfClose();
   }
 
-  /**
-   * Hands the current attempt its next messages, one write at a time, and the half-close once it
-   * has them all. A loop, not recursion: a call below may run the write callback synchronously
-   * (a refused call does), and a replay of many messages would otherwise overflow the stack.
-   */
-  private pump(): void {
-    if (this.pumping) return; // the loop on the stack sees what changed
-    this.pumping = true;
-    try {
-      for (;;) {
-        const attempt = this.attempt;
-        if (attempt === undefined || this.cancelled || this.state === 'finished') return;
-        if (this.writing) return;
-        if (this.sent === this.requests.end) {
-          if (this.state === 'replaying') this.move('caught-up');
-          if (this.halfClosed && !this.halfCloseSent) {
-            this.halfCloseSent = true;
-            attempt.halfClose();
-          }
-          return;
-        }
-        const position = this.sent++;
-        const message = this.requests.at(position);
-        const streaming = this.callOptions.method_definition.requestStream;
-        if (this.state === 'committed' && streaming) this.requests.dropBefore(this.sent);
-        if (streaming) {
-          this.writing = true;
-          attempt.sendMessageWithContext(
-            { callback: () => this.onWritten(attempt, position) },
-            message,
-          );
-        } else {
-          attempt.sendMessage(message);
-        }
-      }
-    } finally {
-      this.pumping = false;
-    }
+  /** @internal The kept messages passed `maxBufferBytes`: this attempt, or the next, is the last. */
+  onOverLimit(): void {
+    if (this.state !== 'committed') this.commit();
   }
 
-  private onWritten(attempt: InterceptingCallInterface, position: number): void {
-    if (attempt !== this.attempt) return; // an abandoned attempt's late write
-    this.writing = false;
-    if (position === this.heldPosition) this.releaseWriter();
-    this.pump();
-  }
-
-  private releaseWriter(): void {
-    const callback = this.heldCallback;
-    this.heldCallback = undefined;
-    this.heldPosition = -1;
-    callback?.();
+  /** @internal */
+  onCaughtUp(): void {
+    if (this.state === 'replaying') this.move('caught-up');
   }
 
   startRead(): void {
@@ -214,7 +129,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
   cancelWithStatus(code: Status, details: string): void {
     if (this.state === 'finished' || this.cancelled) return;
     this.cancelled = true;
-    this.requests.clear();
+    this.requests.close();
     if (this.attempt === undefined) {
       // Backing off, or not started: no attempt would report a status.
       const status = { code, details, metadata: new Metadata() };
@@ -235,8 +150,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
 
   private commit(): void {
     this.move('commit');
-    // A single request message is not worth the work of forgetting early.
-    if (this.callOptions.method_definition.requestStream) this.requests.dropBefore(this.sent);
+    this.requests.commit();
   }
 
   /** @internal */
@@ -294,9 +208,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.response = NO_RESPONSE;
     this.headersReceived = false;
     this.declaredScope = undefined;
-    this.writing = false;
-    this.sent = 0;
-    this.halfCloseSent = false;
+    this.requests.detach();
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
     this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
     // Last: the hook may cancel the call, or write to it, and finds it backing off.
@@ -350,8 +262,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner {
     this.move('finish');
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
-    if (this.callOptions.method_definition.requestStream) this.requests.clear();
-    this.releaseWriter();
+    this.requests.close();
     if (this.attempts > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
     if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
     if (this.response !== NO_RESPONSE) {
