@@ -80,7 +80,12 @@ export interface RetryOptions {
   dedupScopes?: DedupScopes;
   /** Metadata key of the idempotency key. Default `idempotency-key`. */
   idempotencyKeyHeader?: string;
-  /** Client and bidi streams: request bytes kept for replay; past it the call commits. Default 1 MiB. */
+  /**
+   * Client and bidi streams: request bytes kept for replay, as on the wire (serialized size plus
+   * the 5-byte prefix of each message). Past it the call commits and the writer's callback waits
+   * until an attempt takes the message. Default 1 MiB, from 0 to 1 GiB. grpc-js:
+   * `grpc.per_rpc_retry_buffer_size`.
+   */
   maxBufferBytes?: number;
   /** Called before each retry. */
   onRetry?: (event: RetryEvent) => void;
