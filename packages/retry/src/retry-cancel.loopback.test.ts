@@ -1,23 +1,19 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { methodsFromService } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callBidi,
   callUnary,
-  createTestClient,
   extraStatusCount,
   startTestBackend,
-  testServiceClient,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
-import { captureRetryingCalls } from './capture-calls.test.helper';
-import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
+import { createRetryTestClient } from './retry-test-client.test.helper';
+import type { RetryingCall, RetryOptions } from './index';
 
 /* A caller's cancel in each phase of a retried call ends it once, with CANCELLED, and no attempt
  * starts after it. */
-const methods = methodsFromService(testServiceClient().service);
 let backend: TestBackend;
 const clients: TestServiceClient[] = [];
 let extraBefore: number;
@@ -32,12 +28,7 @@ afterEach(() => {
 });
 
 function client(retry: RetryOptions, calls: RetryingCall[]) {
-  const c = createTestClient(backend.address, {
-    interceptors: [
-      captureRetryingCalls(calls),
-      createRetryInterceptor({ methods, budget: false, ...retry }),
-    ],
-  });
+  const c = createRetryTestClient(backend.address, retry, { calls });
   clients.push(c);
   return c;
 }
@@ -115,13 +106,11 @@ it('while a retry replays a bidi stream, and after the stream committed', async 
       },
     });
   };
-  const retrying = createTestClient(backend.address, {
-    interceptors: [
-      captureRetryingCalls(calls),
-      createRetryInterceptor({ methods, budget: false, initialBackoffMs: 1, maxBackoffMs: 1 }),
-      cancelInReplay,
-    ],
-  });
+  const retrying = createRetryTestClient(
+    backend.address,
+    { initialBackoffMs: 1, maxBackoffMs: 1 },
+    { calls, below: [cancelInReplay] },
+  );
   clients.push(retrying);
   const replaying = callBidi(retrying, 'SyncItems', items, {
     metadata: behaviourMetadata({ callId: 'c', failCode: Status.UNAVAILABLE, failAttempts: 1 }),

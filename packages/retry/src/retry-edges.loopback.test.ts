@@ -1,22 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { createCircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
-import { methodsFromService } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callClientStream,
   callUnary,
-  createTestClient,
   startTestBackend,
-  testServiceClient,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
-import { captureRetryingCalls } from './capture-calls.test.helper';
-import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
+import { createRetryTestClient } from './retry-test-client.test.helper';
+import type { RetryingCall, RetryOptions } from './index';
 
 /* Edges where a retried call could crash the process or never end. */
-const methods = methodsFromService(testServiceClient().service);
 let backend: TestBackend;
 const clients: TestServiceClient[] = [];
 let uncaught: unknown[];
@@ -39,14 +35,7 @@ function client(
   above: grpc.Interceptor[] = [],
   below: grpc.Interceptor[] = [],
 ) {
-  const c = createTestClient(backend.address, {
-    interceptors: [
-      ...above,
-      captureRetryingCalls(calls),
-      createRetryInterceptor({ methods, budget: false, ...retry }),
-      ...below,
-    ],
-  });
+  const c = createRetryTestClient(backend.address, retry, { calls, above, below });
   clients.push(c);
   return c;
 }
@@ -87,15 +76,10 @@ it('a client closed while a call backs off: the call ends with UNAVAILABLE, noth
 
 it('a call failed because its client was closed is not retried', async () => {
   const retries: number[] = [];
-  const silent = createTestClient('127.0.0.1:1', {
-    interceptors: [
-      createRetryInterceptor({
-        methods,
-        initialBackoffMs: 50,
-        maxBackoffMs: 50,
-        onRetry: (event) => retries.push(event.attempt),
-      }),
-    ],
+  const silent = createRetryTestClient('127.0.0.1:1', {
+    initialBackoffMs: 50,
+    maxBackoffMs: 50,
+    onRetry: (event) => retries.push(event.attempt),
   });
   const pending = callUnary(silent, 'Charge', {}, { timeoutMs: 5000 });
   silent.close(); // fails the queued call: "Channel closed before call started"

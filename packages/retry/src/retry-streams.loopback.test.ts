@@ -1,19 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { methodsFromService } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callBidi,
-  createTestClient,
   startTestBackend,
-  testServiceClient,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
-import { captureRetryingCalls } from './capture-calls.test.helper';
-import { createRetryInterceptor, type RetryingCall, type RetryOptions } from './index';
+import { createRetryTestClient } from './retry-test-client.test.helper';
+import type { RetryingCall, RetryOptions } from './index';
 
-const methods = methodsFromService(testServiceClient().service);
 let backend: TestBackend | undefined;
 const clients: TestServiceClient[] = [];
 
@@ -35,13 +31,12 @@ const slowLink: grpc.Interceptor = (options, nextCall) =>
 
 /** A client with the retry layer; `calls` receives each RetryingCall as it starts. */
 function retryingClient(address: string, retry: RetryOptions, calls: RetryingCall[] = []) {
-  const client = createTestClient(address, {
-    interceptors: [
-      captureRetryingCalls(calls),
-      createRetryInterceptor({ methods, ...retry }),
-      slowLink,
-    ],
-  });
+  // The layer's budget is on here, as by default.
+  const client = createRetryTestClient(
+    address,
+    { budget: undefined, ...retry },
+    { calls, below: [slowLink] },
+  );
   clients.push(client);
   return client;
 }
