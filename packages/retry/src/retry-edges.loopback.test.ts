@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { createCircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
+import { rejectedCall } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callClientStream,
@@ -41,11 +41,14 @@ function client(
 }
 
 it('a replay into a call that acknowledges writes synchronously (an open circuit) does not overflow the stack', async () => {
-  const breaker = createCircuitBreakerInterceptor({
-    consecutiveFailures: 1,
-    halfOpenAfterMs: 60_000,
-  });
-  const c = client({ initialBackoffMs: 1, maxBackoffMs: 1 }, [], [], [breaker.interceptor]);
+  // Below the retry layer, what an open circuit breaker does to every attempt after the first:
+  // refuse it at once, acknowledging each write synchronously.
+  let attempts = 0;
+  const openCircuit: grpc.Interceptor = (options, nextCall) =>
+    attempts++ === 0
+      ? (nextCall(options) as grpc.InterceptingCall)
+      : rejectedCall(Status.UNAVAILABLE, 'circuit open for test', 'circuit-open');
+  const c = client({ initialBackoffMs: 1, maxBackoffMs: 1 }, [], [], [openCircuit]);
   const requests = Array.from({ length: 30_000 }, () => ({})); // empty messages, 5 bytes each
   const outcome = await callClientStream(c, 'UploadItems', requests, {
     metadata: behaviourMetadata({ callId: 'u', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
