@@ -7,26 +7,29 @@ import {
   type Metadata,
   type StatusObject,
 } from '@grpc/grpc-js';
-import type { Level, Logger } from 'pino';
 import {
+  ATTEMPTS_METADATA_KEY,
   ForwardingCall,
   type InterceptingCallInterface,
   REASON_METADATA_KEY,
+  RETRY_STOPPED_METADATA_KEY,
+  isFromTrailers,
   classifyStatus,
   objectOption,
   statusName,
   isStreamOwnDeadline,
 } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings, type LogSettings } from './levels';
+import { adaptLogger, type LayerLogger, type LogLevel } from './logger';
 import { redactMetadata } from './redact';
 
 /** Options of {@link createClientLoggingInterceptor}. */
 export interface ClientLoggingOptions {
-  /** The pino logger (never created here). */
-  logger: Logger;
+  /** A pino logger, or anything with pino's `info(object, message)` shape (never created here). */
+  logger: LayerLogger;
   /** Level of a successful call's record. Default `debug`: successes cost nothing at `info`. */
-  successLevel?: Level;
-  /** More metadata keys to redact, besides authorization, cookies, API keys and every `-bin`. */
+  successLevel?: LogLevel;
+  /** More metadata keys to redact (any case), besides authorization, cookies, API keys and every `-bin`. */
   redact?: readonly string[];
   /** Reads the circuit state to put in failure records (the channel factory wires it). */
   breakerState?: (method: string) => string;
@@ -99,12 +102,13 @@ class LoggedCall extends ForwardingCall {
       code: status.code,
       status: statusName(status.code),
       durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
-      attempts: Number(status.metadata?.get('grpc-resilience-attempts')[0] ?? 1),
+      attempts: Number(status.metadata?.get(ATTEMPTS_METADATA_KEY)[0] ?? 1),
       deadlineMs: deadline === undefined ? undefined : Math.round(deadline - this.startedAtEpoch),
       timeLeftMs: deadline === undefined ? undefined : Math.round(deadline - Date.now()),
     };
-    if (status.code === Status.OK) return void logger[successLevel]({ grpc }, 'grpc call');
+    if (status.code === Status.OK) return logger.write(successLevel, { grpc }, 'grpc call');
     const cls = classifyStatus(status);
+    const reason = status.metadata?.get(REASON_METADATA_KEY)[0];
     const ownDeadline = isStreamOwnDeadline(
       status,
       this.callOptions.method_definition.responseStream ? deadline : undefined,
@@ -113,10 +117,20 @@ class LoggedCall extends ForwardingCall {
     grpc.fault = ownDeadline ? 'none' : cls.fault;
     grpc.origin = cls.origin;
     if (ownDeadline) grpc.endedBy = 'own-deadline';
-    grpc.reason = status.metadata?.get(REASON_METADATA_KEY)[0];
+    if (reason !== undefined && !isFromTrailers(status)) {
+      // The layer itself ended the call (an open circuit, a full bulkhead, a spent budget…):
+      // nothing reached a server, so there is no peer and no server fault to report.
+      grpc.origin = 'local';
+      grpc.sent = false;
+      grpc.endedBy = reason;
+      delete grpc.peer;
+    } else {
+      grpc.reason = reason;
+    }
+    grpc.retryStopped = status.metadata?.get(RETRY_STOPPED_METADATA_KEY)[0];
     grpc.breaker = breakerState?.(method);
     grpc.metadata = redactMetadata(this.requestMetadata, redacted);
-    logger[ownDeadline ? 'info' : levelOf(cls)]({ grpc }, 'grpc call failed');
+    logger.write(ownDeadline ? 'info' : levelOf(cls), { grpc }, 'grpc call failed');
   }
 }
 
@@ -124,12 +138,14 @@ class LoggedCall extends ForwardingCall {
  * Retry hooks that log each retry and each give-up at `debug` (the per-attempt records), for the
  * retry interceptor's `onRetry` / `onGiveUp`.
  */
-export function attemptLogHooks(logger: Logger) {
+export function attemptLogHooks(layerLogger: LayerLogger) {
+  const logger = adaptLogger(layerLogger);
   return {
     onRetry(event: { method: string; attempt: number; delayMs: number; status: StatusObject }) {
       if (!logger.isLevelEnabled('debug')) return;
       const { method, attempt, delayMs, status } = event;
-      logger.debug(
+      logger.write(
+        'debug',
         {
           grpc: {
             method,
@@ -146,7 +162,8 @@ export function attemptLogHooks(logger: Logger) {
     onGiveUp(event: { method: string; attempts: number; reason: string; status: StatusObject }) {
       if (!logger.isLevelEnabled('debug')) return;
       const { method, attempts, reason, status } = event;
-      logger.debug(
+      logger.write(
+        'debug',
         { grpc: { method, attempts, reason, code: status.code, status: statusName(status.code) } },
         'grpc retries stopped',
       );

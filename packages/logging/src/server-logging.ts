@@ -1,15 +1,16 @@
 import { ServerInterceptingCall, status as Status, type ServerInterceptor } from '@grpc/grpc-js';
-import type { Level, Logger } from 'pino';
 import { classifyStatus, objectOption, statusName } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings } from './levels';
+import type { LayerLogger, LogLevel } from './logger';
 import { redactMetadata } from './redact';
 
 /** Options of {@link createServerLoggingInterceptor}. */
 export interface ServerLoggingOptions {
-  logger: Logger;
+  /** A pino logger, or anything with pino's `info(object, message)` shape. */
+  logger: LayerLogger;
   /** Level of a successful call's record. Default `debug`. */
-  successLevel?: Level;
-  /** More metadata keys to redact. */
+  successLevel?: LogLevel;
+  /** More metadata keys to redact (any case). */
   redact?: readonly string[];
 }
 
@@ -45,13 +46,13 @@ export function createServerLoggingInterceptor(options: ServerLoggingOptions): S
             arrivalBudgetMs,
           };
           if (ok) {
-            logger[successLevel]({ grpc }, 'grpc served');
+            logger.write(successLevel, { grpc }, 'grpc served');
           } else {
             const cls = classifyStatus(status);
             grpc.details = status.details;
             grpc.fault = cls.fault;
             grpc.metadata = redactMetadata(requestMetadata, redacted);
-            logger[levelOf(cls)]({ grpc }, 'grpc served with an error');
+            logger.write(levelOf(cls), { grpc }, 'grpc served with an error');
           }
         }
         next(status);

@@ -1,5 +1,7 @@
 export { createRetryInterceptor } from './retry-interceptor';
-export { RetryingCall, ATTEMPTS_METADATA_KEY } from './retrying-call';
+export { RetryingCall } from './retrying-call';
+// One home in status; re-exported where it was first published.
+export { ATTEMPTS_METADATA_KEY } from '@grpc-resilience/status';
 export { DedupScopes, type ObservedDedupScope } from './dedup-scopes';
 export { nextRetryState, isRetryable, type RetryState, type RetryTransition } from './retry-state';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';

@@ -6,6 +6,8 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import {
+  ATTEMPTS_METADATA_KEY,
+  RETRY_STOPPED_METADATA_KEY,
   isFromTrailers,
   readDedupScope,
   type DedupScope,
@@ -19,9 +21,6 @@ import { isRetryable, nextRetryState, type RetryState, type RetryTransition } fr
 
 type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
-
-/** Trailer added to a call's final status when it took more than one attempt. */
-export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
 
 const NO_RESPONSE = Symbol('no response');
 
@@ -253,6 +252,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   }
 
   private giveUp(method: string, status: StatusObject, reason: GiveUpReason): void {
+    // The call's record (logging, metrics) says why it was not retried (further).
+    status.metadata?.set(RETRY_STOPPED_METADATA_KEY, reason);
     callHook(this.options.onGiveUp, { method, attempts: this.attempts, reason, status });
     this.finish(status);
   }

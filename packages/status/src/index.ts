@@ -41,3 +41,4 @@ export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
 export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';
+export { ATTEMPTS_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from './layer-metadata';
