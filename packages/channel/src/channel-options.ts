@@ -43,6 +43,12 @@ export function composeChannelOptions(
     } catch {
       throw new ConfigError('channelOptions["grpc.service_config"]', 'must be valid JSON', raw);
     }
+    if (!isPlainObject(serviceConfig))
+      throw new ConfigError(
+        'channelOptions["grpc.service_config"]',
+        'must be a service config object, or its JSON text',
+        raw,
+      );
   }
   const balance =
     input.loadBalancing !== false && (forAddresses || input.loadBalancing !== undefined);

@@ -4,11 +4,11 @@ import type {
   Interceptor,
   ServiceDefinition,
 } from '@grpc/grpc-js';
-import type { Logger, Level } from 'pino';
 import type { CircuitBreakerOptions } from '@grpc-resilience/circuit-breaker';
 import type { DeadlineOptions } from '@grpc-resilience/deadline';
 import type { KeepaliveOptions, PresetName } from '@grpc-resilience/keepalive';
 import type { LoadBalancingOptions } from '@grpc-resilience/load-balancer';
+import type { LayerLogger, LogLevel } from '@grpc-resilience/logging';
 import type { RetryOptions } from '@grpc-resilience/retry';
 import type { MethodsConfig } from '@grpc-resilience/status';
 
@@ -36,9 +36,9 @@ export interface ResilientConfig {
   /** Round-robin with ejection; on by default for a list of addresses. false turns it off. */
   loadBalancing?: false | LoadBalancingOptions;
   /** A pino logger for one record per call (default: none, silent). */
-  logger?: Logger;
+  logger?: LayerLogger;
   /** `{ successLevel: 'debug', redact: [] }` for the call records. */
-  logging?: { successLevel?: Level; redact?: readonly string[] };
+  logging?: { successLevel?: LogLevel; redact?: readonly string[] };
   /** Your own channel options, merged over the layer's (a retryPolicy is refused while retry is on). */
   channelOptions?: ChannelOptions;
   /** Your own interceptors: they run outermost and see one logical call. */

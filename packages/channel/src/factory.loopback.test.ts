@@ -171,6 +171,12 @@ describe('config errors at construction, naming the field', () => {
       'channelOptions["grpc.service_config"].methodConfig[0].retryPolicy',
     ],
     [{ maxReceiveMessageBytes: -1 }, 'maxReceiveMessageBytes'],
+    [null, 'config'],
+    [{ channelOptions: { 'grpc.service_config': null } }, 'channelOptions["grpc.service_config"]'],
+    [{ channelOptions: { 'grpc.service_config': '[]' } }, 'channelOptions["grpc.service_config"]'],
+    [{ retry: { budget: { now: 'later' } } }, 'retry.budget.now'],
+    [{ logger: { log: () => undefined } }, 'logger'],
+    [{ logger: console, logging: { redact: 'x-secret' } }, 'logging.redact'],
   ])('%j', (config, option) => {
     let error: { name?: string; code?: string; option?: string } | undefined;
     try {
@@ -192,6 +198,16 @@ describe('config errors at construction, naming the field', () => {
     expect(() => resilientServerOptions({ dedupe: false } as never)).toThrow(
       /dedupe is not a known option/,
     );
+    for (const [config, option] of [
+      [null, 'config'],
+      [{ interceptors: [() => undefined, 'not an interceptor'] }, 'interceptors'],
+      [{ logger: 'console' }, 'logging.logger'],
+      [{ logger: console, logging: { redact: [1] } }, 'logging.redact'],
+    ] as const) {
+      expect(() => resilientServerOptions(config as never)).toThrow(
+        expect.objectContaining({ name: 'ConfigError', option }),
+      );
+    }
   });
 });
 

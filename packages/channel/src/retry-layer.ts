@@ -1,5 +1,4 @@
-import type { Logger } from 'pino';
-import { attemptLogHooks } from '@grpc-resilience/logging';
+import { attemptLogHooks, type LayerLogger } from '@grpc-resilience/logging';
 import {
   DedupScopes,
   RETRY_OPTION_KEYS,
@@ -18,7 +17,7 @@ import { objectOption, type MethodTable } from '@grpc-resilience/status';
 export function createRetryLayer(
   retry: unknown,
   methods: MethodTable,
-  logger: Logger | undefined,
+  logger: LayerLogger | undefined,
   shared: { budget?: RetryBudget; dedupScopes?: DedupScopes },
 ) {
   const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;

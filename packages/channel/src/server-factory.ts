@@ -1,5 +1,4 @@
 import type { ServerInterceptor, ServerOptions } from '@grpc/grpc-js';
-import type { Level, Logger } from 'pino';
 import { createServerContextInterceptor } from '@grpc-resilience/deadline';
 import { createDedupInterceptor, type DedupOptions } from '@grpc-resilience/idempotency';
 import {
@@ -7,7 +6,11 @@ import {
   serverKeepaliveOptions,
   type ServerKeepaliveOptions,
 } from '@grpc-resilience/keepalive';
-import { createServerLoggingInterceptor } from '@grpc-resilience/logging';
+import {
+  createServerLoggingInterceptor,
+  type LayerLogger,
+  type LogLevel,
+} from '@grpc-resilience/logging';
 import { ConfigError, objectOption } from '@grpc-resilience/status';
 import { setMessageLimit } from './channel-options';
 
@@ -26,9 +29,9 @@ export interface ResilientServerConfig {
    * responses then say `grpc-resilience-dedup-scope: shared`.
    */
   dedup?: false | DedupOptions;
-  /** A pino logger for one record per served call. Default none. */
-  logger?: Logger;
-  logging?: { successLevel?: Level; redact?: readonly string[] };
+  /** A pino logger (or any logger of its shape) for one record per served call. Default none. */
+  logger?: LayerLogger;
+  logging?: { successLevel?: LogLevel; redact?: readonly string[] };
   /** Largest request message, bytes. Default grpc-js's 4 MiB. */
   maxReceiveMessageBytes?: number;
   /** Largest response message, bytes. Default unlimited. */
@@ -65,13 +68,13 @@ export function resilientServerOptions(config: ResilientServerConfig = {}): Serv
   if (input.logger !== undefined) {
     interceptors.push(
       createServerLoggingInterceptor({
-        logger: input.logger as Logger,
+        logger: input.logger as LayerLogger,
         ...objectOption('logging', input.logging, ['successLevel', 'redact']),
       }),
     );
   }
   const own = (input.interceptors ?? []) as ServerInterceptor[];
-  if (!Array.isArray(own))
+  if (!Array.isArray(own) || own.some((entry) => typeof entry !== 'function'))
     throw new ConfigError('interceptors', 'must be an array of grpc-js server interceptors', own);
   const options: ServerOptions = {
     ...serverKeepaliveOptions(resolveServerKeepalive(input.keepalive as never)),

@@ -197,6 +197,26 @@ it('state changes are events, with dispose()', async () => {
   expect(changes[0].name).toBe('test');
 });
 
+it('a state listener that throws costs no call its outcome, and the other listeners still hear', async () => {
+  const { breaker, client } = breakerClient({ consecutiveFailures: 1 });
+  const heard: string[] = [];
+  const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    breaker.onStateChange(() => {
+      throw new Error('listener bug');
+    });
+    breaker.onStateChange((change) => heard.push(change.to));
+    const failed = await callUnary(client, 'GetItem', {}, failing); // opens the circuit
+    const refused = await callUnary(client, 'GetItem', {});
+    expect([failed.status.code, failed.statusEvents]).toEqual([Status.UNAVAILABLE, 1]);
+    expect(refused.status.details).toBe('circuit open for test');
+    expect(heard).toEqual(['open']);
+    expect(String(emitWarning.mock.calls[0]?.[0])).toContain('listener bug');
+  } finally {
+    emitWarning.mockRestore();
+  }
+});
+
 it('method scope keeps one circuit per method', async () => {
   const { breaker, client } = breakerClient({ scope: 'method', consecutiveFailures: 2 });
   await callUnary(client, 'PutItem', {}, failing);

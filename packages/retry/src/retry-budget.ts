@@ -1,4 +1,4 @@
-import { integerOption, numberOption, objectOption } from '@grpc-resilience/status';
+import { functionOption, integerOption, numberOption, objectOption } from '@grpc-resilience/status';
 
 /** Options of {@link RetryBudget}. */
 export interface RetryBudgetOptions {
@@ -45,7 +45,7 @@ export class RetryBudget {
       max: 3_600_000,
     });
     this.slotMs = windowMs / SLOTS;
-    this.now = options.now ?? Date.now;
+    this.now = functionOption(`${path}.now`, input.now, Date.now);
     const now = this.now();
     this.slotEndsAt = now + this.slotMs;
     this.reserve = this.minPerSecond;

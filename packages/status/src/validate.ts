@@ -101,7 +101,8 @@ export function objectOption(
   knownKeys: readonly string[],
 ): Record<string, unknown> {
   if (value === undefined) return {};
-  if (!isPlainObject(value)) throw new ConfigError(path, 'must be an object', value);
+  // The root of a config has no path of its own: call it what the user passed.
+  if (!isPlainObject(value)) throw new ConfigError(path || 'config', 'must be an object', value);
   for (const key of Object.keys(value)) {
     if (!knownKeys.includes(key)) {
       const where = path === '' ? key : `${path}.${key}`;
