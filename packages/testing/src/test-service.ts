@@ -34,25 +34,25 @@ export type TestServiceClientConstructor = (new (
   options?: grpc.ClientOptions,
 ) => TestServiceClient) & { service: grpc.ServiceDefinition; serviceName: string };
 
-/** Where the shared proto lives: beside the package when packed, else the workspace's `protos/`. */
-function findProto(): string {
-  const candidates = [
-    path.resolve(__dirname, '../proto/test_service.proto'),
-    path.resolve(__dirname, '../../../protos/test_service.proto'),
-  ];
-  const found = candidates.find((candidate) => fs.existsSync(candidate));
-  if (!found) throw new Error(`test_service.proto not found (looked in ${candidates.join(', ')})`);
-  return found;
-}
-
-/** Path of the shared test proto file. */
-export const TEST_PROTO_PATH = findProto();
+/**
+ * Path of the test proto, `proto/test_service.proto` in this package: the one copy, shipped in the
+ * tarball (`files`), one level above both `src/` (tests in the workspace) and `dist/` (installed).
+ * Nothing is read at import time: {@link loadTestPackage} reads it on first use.
+ */
+export const TEST_PROTO_PATH = path.resolve(__dirname, '../proto/test_service.proto');
 
 let cached: grpc.GrpcObject | undefined;
 
-/** Loads the test proto once (proto-loader's definitions keep `idempotency_level`). */
+/**
+ * Loads the test proto on first use and caches it (proto-loader's definitions keep
+ * `idempotency_level`). Throws if the proto is missing, naming where it looked.
+ */
 export function loadTestPackage(): grpc.GrpcObject {
-  cached ??= grpc.loadPackageDefinition(
+  if (cached) return cached;
+  if (!fs.existsSync(TEST_PROTO_PATH)) {
+    throw new Error(`test_service.proto not found at ${TEST_PROTO_PATH}`);
+  }
+  cached = grpc.loadPackageDefinition(
     protoLoader.loadSync(TEST_PROTO_PATH, { keepCase: false, defaults: true, longs: String }),
   );
   return cached;
