@@ -12,7 +12,7 @@ type MessageContext = Parameters<Call['sendMessageWithContext']>[0];
 /**
  * A call that answers at once with a fixed serialized reply, on the next tick after the
  * half-close: what is left is the client-side JS of grpc-js and of the interceptors, without the
- * transport's noise (as in research/perf-baseline.md's in-process harness).
+ * transport's noise (the in-process harness of docs/performance.md).
  */
 class StubCall implements Call {
   private listener: InterceptingListener | undefined;

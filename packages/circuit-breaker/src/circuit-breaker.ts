@@ -11,7 +11,7 @@ import {
 } from 'cockatiel';
 import type { ResolvedCircuitBreakerOptions } from './options';
 
-/** A breaker's state, named as in DESIGN.md. */
+/** A breaker's state, named as in docs/architecture.md. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** A change of state. */

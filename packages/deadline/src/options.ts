@@ -10,7 +10,7 @@ import {
 
 /**
  * Deadline of a unary or client-streaming call when neither the caller nor `methods` gives one
- * (DESIGN.md: 5 s).
+ * (docs/architecture.md: 5 s).
  */
 export const DEFAULT_DEADLINE_MS = 5_000;
 /**

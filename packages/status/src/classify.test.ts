@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { PROPAGATED_CANCEL_PREFIX, classifyStatus, classifyStatusCode, statusName } from './index';
 
-// [code, retry if idempotent, retry if not idempotent, breaker failure, fault] — DESIGN.md's table.
+// [code, retry if idempotent, retry if not idempotent, breaker failure, fault] — docs/architecture.md's table.
 const TABLE: [Status, boolean, boolean, boolean, string][] = [
   [Status.OK, false, false, false, 'none'],
   [Status.CANCELLED, false, false, false, 'caller'],

@@ -12,7 +12,7 @@ import {
 /** Who caused a failure: the caller (fix the request), the server or network (try later), neither. */
 export type StatusFault = 'caller' | 'server' | 'none';
 
-/** The static class of a status code (the table in DESIGN.md), before looking at one status. */
+/** The static class of a status code (the table in docs/architecture.md), before looking at one status. */
 export interface StatusCodeClass {
   readonly code: Status;
   /** The code's name as in the gRPC spec, e.g. `UNAVAILABLE`. */
@@ -53,7 +53,7 @@ function codeClass(
 }
 
 /*
- * Defaults from DESIGN.md "Status classification". DEADLINE_EXCEEDED is not retryable here: the
+ * Defaults from docs/architecture.md "Status classification". DEADLINE_EXCEEDED is not retryable here: the
  * overall deadline is final (grpc-js and gRFC A6 never retry it either); the retry package alone
  * may retry the expiry of a per-attempt timeout it set itself. ABORTED is a concurrency conflict:
  * retrying an idempotent call helps, and it says nothing of the server's health.
@@ -108,7 +108,7 @@ const CALLER_ERROR: Omit<StatusCodeClass, 'code' | 'name'> = Object.freeze({
 });
 
 /**
- * Classifies one status, refining the code's class by its origin (DESIGN.md):
+ * Classifies one status, refining the code's class by its origin (docs/architecture.md):
  * - a request that never reached the server is retryable even when not idempotent;
  * - a message over a size limit is the caller's error: not retried, not counted;
  * - a CANCELLED the caller did not ask for, or an INTERNAL that grpc-js made up for a stream reset

@@ -14,7 +14,7 @@ type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithConte
  * A call that passes everything through to `next` and is its own listener: an interceptor
  * subclasses it and overrides only the hooks it needs. grpc-js's `InterceptingCall` with a
  * requester and a listener builds listener wrappers and closures per call and per event; this is
- * one object per call (research/perf-baseline.md: listener hooks cost ~2.5 µs per interceptor).
+ * one object per call (docs/performance.md: listener hooks cost ~2.5 µs per interceptor).
  * Return it from an interceptor cast to `InterceptingCall`: grpc-js uses only its interface.
  */
 export class ForwardingCall implements InterceptingCallInterface, InterceptingListener {
