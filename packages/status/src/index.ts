@@ -37,6 +37,13 @@ export {
   type MethodPolicy,
   type MethodsConfig,
 } from './method-table';
+export {
+  readServiceIdempotency,
+  warnIfNoIdempotency,
+  NO_IDEMPOTENCY_MESSAGE,
+  type ServiceIdempotency,
+  type WarnLogger,
+} from './service-idempotency';
 export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { readServiceIdempotency } from './service-idempotency';
 import { booleanOption, integerOption, isPlainObject, objectOption } from './validate';
 
 /** Per-method policy, keyed by `/package.Service/Method` or `package.Service` in `methods`. */
@@ -92,27 +93,13 @@ export function resolveMethodTable(input: unknown, path = 'methods'): MethodTabl
   return new MethodTable(entries);
 }
 
-/** The part of a grpc-js method definition that carries proto options (from proto-loader). */
-interface DefinitionWithOptions {
-  path: string;
-  options?: { idempotency_level?: string | number };
-}
-
 /**
- * Reads each method's proto `idempotency_level` from a service definition (a generated client's
- * `Client.service`, as @grpc/proto-loader produces it): IDEMPOTENT and NO_SIDE_EFFECTS make a
- * method idempotent. Methods without the option get no entry, so `methods` config can decide.
- * grpc-js hands interceptors the method path only, never its options: this is how they learn it.
+ * Reads each method's proto `idempotency_level` from a service definition: a generated client's
+ * `Client.service` (as @grpc/proto-loader produces it) or ts-proto's generic definition (see
+ * {@link readServiceIdempotency}). IDEMPOTENT and NO_SIDE_EFFECTS make a method idempotent.
+ * Methods without the option get no entry, so `methods` config can decide. grpc-js hands
+ * interceptors the method path only, never its options: this is how they learn it.
  */
 export function methodsFromService(service: Readonly<Record<string, unknown>>): MethodsConfig {
-  const methods: Record<string, MethodPolicy> = {};
-  for (const definition of Object.values(service) as DefinitionWithOptions[]) {
-    const level = definition?.options?.idempotency_level;
-    if (typeof definition?.path !== 'string' || level === undefined) continue;
-    // protobuf's MethodOptions.IdempotencyLevel: 0 UNKNOWN, 1 NO_SIDE_EFFECTS, 2 IDEMPOTENT.
-    if (level === 'NO_SIDE_EFFECTS' || level === 'IDEMPOTENT' || level === 1 || level === 2) {
-      methods[definition.path] = { idempotent: true };
-    }
-  }
-  return methods;
+  return readServiceIdempotency(service).methods;
 }
