@@ -13,9 +13,10 @@ import { assertNoNativeRetries, type DedupScopes, type RetryBudget } from '@grpc
 import {
   ConfigError,
   booleanOption,
-  methodsFromService,
   objectOption,
+  readServiceIdempotency,
   resolveMethodTable,
+  warnIfNoIdempotency,
 } from '@grpc-resilience/status';
 import { CLIENT_CONFIG_KEYS, type ResilientConfig } from './client-config';
 import { composeChannelOptions } from './channel-options';
@@ -62,8 +63,11 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
       input.service,
     );
   }
-  const fromProto =
-    input.service === undefined ? {} : methodsFromService(input.service as Record<string, unknown>);
+  // ts-proto's grpc-js output and grpc-tools' static code keep no proto options: say so once.
+  const fromService =
+    input.service === undefined ? undefined : readServiceIdempotency(input.service as object);
+  if (fromService) warnIfNoIdempotency(input.logger, fromService, input.methods);
+  const fromProto = fromService?.methods ?? {};
   const methods = resolveMethodTable(fromProto).merge(resolveMethodTable(input.methods, 'methods'));
   const logger = input.logger as Logger | undefined;
   if (logger !== undefined && typeof logger?.info !== 'function') {
