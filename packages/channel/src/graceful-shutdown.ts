@@ -1,10 +1,17 @@
 import type { Server } from '@grpc/grpc-js';
-import type { HealthImplementation } from 'grpc-health-check';
+
+/**
+ * The one method {@link gracefulShutdown} calls on a health service. `HealthImplementation` of
+ * grpc-health-check satisfies it; typed by shape so that package is not a dependency of this one.
+ */
+export interface HealthStatusSetter {
+  setStatus(service: string, status: 'NOT_SERVING'): void;
+}
 
 /** Options of {@link gracefulShutdown}. */
 export interface GracefulShutdownOptions {
   /** The server's health service, to mark NOT_SERVING first so balancers stop sending. */
-  health?: HealthImplementation;
+  health?: HealthStatusSetter;
   /** Services to mark NOT_SERVING besides the overall `""`. */
   services?: readonly string[];
   /** How long in-flight calls get before the server is forced down, ms. Default 10000. */
