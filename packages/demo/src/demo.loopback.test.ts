@@ -1,27 +1,86 @@
-import { renderTable, runDemo } from './index';
+import {
+  KEEPALIVE_PRESET,
+  LAYER_CONFIG,
+  PLAIN_SERVICE_CONFIG,
+  keepaliveChannelOptions,
+  plainChannelOptions,
+  renderOutcomes,
+  renderSvg,
+  renderTable,
+  runDemo,
+} from './index';
 
-it('runs every phase through both clients and reports them', async () => {
-  const results = await runDemo({ phaseMs: 400, callsPerSecond: 50 });
+it('gives the plain client the keepalive channel options the layer runs, and no layer-only tuning', () => {
+  expect(LAYER_CONFIG).toEqual({ keepalive: KEEPALIVE_PRESET });
+  const keepalive = keepaliveChannelOptions();
+  expect(keepalive).toEqual({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 0,
+  });
+  const plain = plainChannelOptions();
+  expect(plain).toMatchObject(keepalive);
+  expect(JSON.parse(plain['grpc.service_config'] as string)).toEqual(PLAIN_SERVICE_CONFIG);
+});
+
+it('runs every phase through both clients, checks every outcome, and draws them', async () => {
+  const run = await runDemo({ phaseMs: 600, recoveryMs: 600, callsPerSecond: 50 });
+  const results = run.phases;
   expect(results.map((r) => r.name)).toEqual([
     'healthy',
     'backend killed',
+    'b2 restarted',
     'blackholed',
-    'error storm',
+    'b1 reachable',
     'slow backend',
+    'error storm',
     'recovery',
   ]);
   const [healthy] = results;
   expect(healthy.layer.successPercent).toBe(100);
   expect(healthy.plain.successPercent).toBe(100);
   for (const { layer, plain } of results) {
-    expect(layer.calls).toBeGreaterThan(10);
+    expect(layer.calls).toBeGreaterThan(15);
     expect(plain.calls).toBe(layer.calls); // the same traffic
-    expect(layer.outlivedDeadline).toBe(0);
+    expect(layer.wrongReplies + plain.wrongReplies).toBe(0);
+    // Every call ended with a status, counted once by its code.
+    for (const stats of [layer, plain]) {
+      expect([...stats.byCode.values()].reduce((a, b) => a + b, 0)).toBe(stats.calls);
+      expect(stats.byCode.get('OK') ?? 0).toBe(stats.ok);
+    }
+    // No call outlives its 1 s deadline by more than a busy test machine's timer lag.
+    expect(layer.percentile(100)).toBeLessThan(1500);
+    expect(plain.percentile(100)).toBeLessThan(1500);
   }
-  const storm = results[3];
+  const storm = results[6];
+  expect(storm.layer.ok + storm.plain.ok).toBe(0);
   expect(storm.layer.breakerOpens).toBeGreaterThanOrEqual(1); // the storm opens the breaker
+  expect(storm.layer.failures()).toContain('UNAVAILABLE (circuit-open)');
+  // Every plain call reached a server at least once; the open breaker kept the layer's calls off them.
+  expect(storm.plain.serverCalls).toBeGreaterThanOrEqual(storm.plain.calls);
+  expect(storm.layer.serverCalls).toBeLessThan(storm.plain.serverCalls);
+
+  // The per-second timeline covers every call of the run, a second of each 600 ms phase.
+  for (const side of ['layer', 'plain'] as const) {
+    const seconds = run.timeline[side].seconds;
+    expect(seconds).toHaveLength(results.length);
+    expect(seconds.reduce((sum, s) => sum + s.calls, 0)).toBe(
+      results.reduce((sum, r) => sum + r[side].calls, 0),
+    );
+  }
+
   const table = renderTable(results);
-  expect(table.split('\n')).toHaveLength(2 + 12);
+  expect(table.split('\n')).toHaveLength(2 + 16);
   expect(table).toContain('grpc-resilience');
   expect(table).toContain('plain grpc-js');
+  expect(renderOutcomes(results)).toContain('error storm');
+  const svg = renderSvg({
+    title: 'demo',
+    phases: results,
+    layer: run.timeline.layer.successPercent(),
+    plain: run.timeline.plain.successPercent(),
+  });
+  expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  for (const r of results) expect(svg).toContain(`>${r.name}</text>`);
+  expect(svg.match(/<path d="M/g)).toHaveLength(2);
 }, 30_000);

@@ -1,4 +1,21 @@
-export { runDemo, type DemoOptions } from './run-demo';
-export { renderTable, LEGEND, type PhaseResult } from './report';
-export { PhaseStats } from './stats';
+export { runDemo, type DemoOptions, type DemoRun } from './run-demo';
+export { renderTable, renderOutcomes, LEGEND, type PhaseResult } from './report';
+export { PhaseStats, Timeline, type TimelineSecond } from './stats';
 export { Cluster } from './cluster';
+export { demoPhases, type Phase } from './phases';
+export {
+  KEEPALIVE_PRESET,
+  LAYER_CONFIG,
+  PLAIN_SERVICE_CONFIG,
+  describeConfigs,
+  keepaliveChannelOptions,
+  plainChannelOptions,
+} from './configs';
+export { renderSvg, type ChartInput } from './svg';
+export {
+  DEFAULT_RESULTS_DIR,
+  renderHeader,
+  renderReport,
+  renderSummary,
+  writeResults,
+} from './results';

@@ -1,7 +1,11 @@
-import { LEGEND, renderTable } from './report';
+import { DEFAULT_CALL_DEADLINE_MS } from './configs';
+import { DEFAULT_RESULTS_DIR, renderHeader, renderSummary, writeResults } from './results';
 import { runDemo } from './run-demo';
 
-/** `npm run demo [-- --phase-ms 5000 --rate 100]`: about 30 s, then the summary table. */
+/**
+ * `npm run demo [-- --phase-ms 5000 --recovery-ms 35000 --rate 100 --out DIR]`: about 70 s, then
+ * the report, also written with the chart to packages/demo/results (or DIR).
+ */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const flag = (name: string, fallback: number) => {
@@ -10,24 +14,35 @@ async function main(): Promise<void> {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} takes a positive number`);
     return value;
   };
-  const phaseMs = flag('--phase-ms', 5000);
-  const tty = process.stdout.isTTY;
-  console.log(
-    `grpc-resilience demo: 6 phases of ${phaseMs / 1000} s, two clusters of 3 backends on 127.0.0.1,`,
-  );
-  console.log(
-    'the same traffic through the layer and through plain grpc-js (round_robin, same 1 s deadline).\n',
-  );
-  const results = await runDemo({
-    phaseMs,
-    callsPerSecond: flag('--rate', 100),
-    onProgress: tty ? (line) => process.stdout.write(`\r${line}`) : undefined,
+  const outIndex = args.indexOf('--out');
+  const out = outIndex === -1 ? DEFAULT_RESULTS_DIR : args[outIndex + 1];
+  if (!out) throw new Error('--out takes a directory');
+  const callsPerSecond = flag('--rate', 100);
+  const deadlineMs = DEFAULT_CALL_DEADLINE_MS;
+  const tty = process.stdout.isTTY === true;
+  console.log(`${renderHeader(callsPerSecond, deadlineMs)}\n`);
+  const run = await runDemo({
+    phaseMs: flag('--phase-ms', 5000),
+    recoveryMs: flag('--recovery-ms', 35_000),
+    callsPerSecond,
+    deadlineMs,
+    onPhaseStart: (phase, index, count) =>
+      console.log(
+        `[${index + 1}/${count}] ${phase.name}, ${(phase.durationMs / 1000).toFixed(1)} s: ${phase.fault}`,
+      ),
+    // A live line on a terminal; in a CI log, a line every 5 s of a phase.
+    onTick: (line, _phase, elapsedMs) => {
+      if (tty) process.stdout.write(`\r  ${line}`.padEnd(100));
+      else if (Math.round(elapsedMs / 1000) % 5 === 0) console.log(`  ${line}`);
+    },
     onPhaseEnd: (r) => {
-      const line = `${r.name.padEnd(14)} grpc-resilience ${r.layer.successPercent.toFixed(1)}% ok, plain grpc-js ${r.plain.successPercent.toFixed(1)}% ok`;
+      const line = `  done: grpc-resilience ${r.layer.successPercent.toFixed(1)}% ok, plain grpc-js ${r.plain.successPercent.toFixed(1)}% ok`;
       process.stdout.write(tty ? `\r${line.padEnd(100)}\n` : `${line}\n`);
     },
   });
-  console.log(`\n${renderTable(results)}\n\n${LEGEND}`);
+  const written = writeResults(out, run, callsPerSecond, deadlineMs);
+  console.log(`\n${renderSummary(run)}`);
+  console.log(`written: ${written.join(', ')}`);
 }
 
 main().then(

@@ -2,151 +2,140 @@ import * as grpc from '@grpc/grpc-js';
 import { circuitBreakerOf, createResilientClient } from '@grpc-resilience/channel';
 import { callUnary, testServiceClient, type TestServiceClient } from '@grpc-resilience/testing';
 import { Cluster } from './cluster';
+import { DEFAULT_CALL_DEADLINE_MS, LAYER_CONFIG, plainChannelOptions } from './configs';
+import { demoPhases, type Phase } from './phases';
 import type { PhaseResult } from './report';
-import { PhaseStats } from './stats';
-
-/** One phase: what goes wrong at its start, and what is mended at its end. */
-interface Phase {
-  name: string;
-  begin?: (cluster: Cluster) => void | Promise<void>;
-  end?: (cluster: Cluster) => void | Promise<void>;
-}
-
-const PHASES: Phase[] = [
-  { name: 'healthy' },
-  { name: 'backend killed', begin: (c) => c.kill(2), end: (c) => c.restart(2) },
-  {
-    name: 'blackholed',
-    begin: (c) => c.proxies[1].freeze(),
-    // A long blackhole kills the TCP connections in real networks too: their held bytes are lost.
-    end: async (c) => {
-      await c.proxies[1].reset();
-      await c.proxies[1].pass();
-    },
-  },
-  {
-    name: 'error storm',
-    begin: (c) => c.backends.forEach((b) => (b.behaviour = { failCode: grpc.status.UNAVAILABLE })),
-    end: (c) => c.backends.forEach((b) => (b.behaviour = {})),
-  },
-  {
-    name: 'slow backend',
-    begin: (c) => void (c.backends[1].behaviour = { delayMs: 1500 }),
-    end: (c) => void (c.backends[1].behaviour = {}),
-  },
-  { name: 'recovery' },
-];
+import { PhaseStats, Timeline } from './stats';
 
 export interface DemoOptions {
-  /** Length of each phase, ms. Default 5000 (30 s in all). */
+  /** Length of each phase but the last, ms. Default 5000. */
   phaseMs?: number;
+  /** Length of the recovery phase, ms. Default 35000: the breaker's default 30 s open, and 5 s. */
+  recoveryMs?: number;
   /** Calls per second from each client. Default 100. */
   callsPerSecond?: number;
   /** The deadline both clients give every call, ms. Default 1000. */
   deadlineMs?: number;
-  /** Called about 4 times a second with a one-line progress report. */
-  onProgress?: (line: string) => void;
+  /** Called as a phase starts. */
+  onPhaseStart?: (phase: Phase, index: number, count: number) => void;
+  /** Called about once a second with a one-line report of the phase so far. */
+  onTick?: (line: string, phase: Phase, elapsedInPhaseMs: number) => void;
   /** Called when a phase ends. */
   onPhaseEnd?: (result: PhaseResult) => void;
 }
 
+/** The whole run: each phase, and both clients' success per second from the first call. */
+export interface DemoRun {
+  phases: PhaseResult[];
+  timeline: { layer: Timeline; plain: Timeline };
+}
+
+const PROBE_ID = 'item-42';
+const BACKENDS = new Set(['b0', 'b1', 'b2']);
+
 /** Runs the phases against two identical clusters, one through the layer, one through plain grpc-js. */
-export async function runDemo(options: DemoOptions = {}): Promise<PhaseResult[]> {
+export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   const {
     phaseMs = 5000,
+    recoveryMs = 35_000,
     callsPerSecond = 100,
-    deadlineMs = 1000,
-    onProgress,
+    deadlineMs = DEFAULT_CALL_DEADLINE_MS,
+    onPhaseStart,
+    onTick,
     onPhaseEnd,
   } = options;
+  const phases = demoPhases(phaseMs, recoveryMs);
   const TestService = testServiceClient();
   const [layerCluster, plainCluster] = [await Cluster.start(), await Cluster.start()];
-  const reconnect = {
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 1000,
-  };
-  const layer = createResilientClient(TestService, layerCluster.addresses, {
-    deadline: { defaultMs: deadlineMs },
-    retry: { initialBackoffMs: 20, maxBackoffMs: 200 },
-    breaker: { halfOpenAfterMs: 500 },
-    // Scaled for a 30 s demo: find a blackholed peer in 750 ms, a silent one in 500 ms.
-    keepalive: {
-      keepaliveTimeMs: 500,
-      keepaliveTimeoutMs: 250,
-      connectTimeoutMs: 500,
-      server: 'grpc-js',
-    },
-    loadBalancing: {
-      ejection: { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 4000 },
-    },
-    channelOptions: reconnect,
-  });
-  // What careful hand-written code does: round-robin over the same backends, the same deadline.
+  const layer = createResilientClient(TestService, layerCluster.addresses, LAYER_CONFIG);
   const plain = new TestService(
     `ipv4:${plainCluster.addresses.join(',')}`,
     grpc.credentials.createInsecure(),
-    {
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-      ...reconnect,
-    },
+    plainChannelOptions(),
   );
 
   const results: PhaseResult[] = [];
+  const timeline = { layer: new Timeline(), plain: new Timeline() };
   let current: PhaseResult | undefined;
+  // When the current phase's traffic started, ms from the start of the run.
+  let currentStartMs = 0;
   circuitBreakerOf(layer)?.onStateChange(({ to }) => {
     if (to === 'open' && current) current.layer.breakerOpens++;
   });
 
+  const startedAt = performance.now();
   const inFlight = new Set<Promise<void>>();
-  const fire = (
-    client: TestServiceClient,
-    pick: (r: PhaseResult) => PhaseStats,
-    withDeadline: boolean,
-  ) => {
-    const result = current!;
+  const fire = (client: TestServiceClient, side: 'layer' | 'plain') => {
+    const stats = current![side];
+    const phaseStartMs = currentStartMs;
     const started = performance.now();
-    const promise = callUnary<{ backend?: string }>(
+    const promise = callUnary<{ id?: string; backend?: string }>(
       client,
       'GetItem',
-      { id: 'x' },
-      withDeadline ? { timeoutMs: deadlineMs } : {},
+      { id: PROBE_ID },
+      { timeoutMs: deadlineMs },
     ).then((outcome) => {
-      const attempts = Number(outcome.status.metadata?.get('grpc-resilience-attempts')[0] ?? 1);
-      pick(result).record(
-        outcome.status.code,
+      // A success counts only with the reply to this request from one of the backends.
+      const { response, status } = outcome;
+      const correct =
+        response?.id === PROBE_ID &&
+        response.backend !== undefined &&
+        BACKENDS.has(response.backend);
+      // The layer's trailers (packages/status): attempts made, and why it refused a call itself.
+      const attempts = Number(status.metadata?.get('grpc-resilience-attempts')[0] ?? 1);
+      const reason = status.metadata?.get('grpc-resilience-reason')[0]?.toString();
+      stats.record(
+        status.code,
         performance.now() - started,
         attempts,
-        outcome.response?.backend,
+        response?.backend,
         deadlineMs,
+        correct,
+        reason,
+      );
+      timeline[side].record(
+        phaseStartMs,
+        started - startedAt - phaseStartMs,
+        status.code === grpc.status.OK && correct,
       );
       inFlight.delete(promise);
     });
     inFlight.add(promise);
   };
 
-  const startedAt = performance.now();
   try {
-    for (const [index, phase] of PHASES.entries()) {
-      current = { name: phase.name, layer: new PhaseStats(), plain: new PhaseStats() };
+    for (const [index, phase] of phases.entries()) {
+      current = {
+        name: phase.name,
+        fault: phase.fault,
+        startMs: performance.now() - startedAt,
+        durationMs: phase.durationMs,
+        layer: new PhaseStats(),
+        plain: new PhaseStats(),
+      };
+      onPhaseStart?.(phase, index, phases.length);
       const serverCallsAt = [layerCluster.serverCalls, plainCluster.serverCalls];
       await Promise.all([phase.begin?.(layerCluster), phase.begin?.(plainCluster)]);
       const phaseStart = performance.now();
+      current.startMs = currentStartMs = phaseStart - startedAt;
       let sent = 0;
-      let lastProgress = 0;
-      while (performance.now() - phaseStart < phaseMs) {
+      let lastTick = phaseStart;
+      while (performance.now() - phaseStart < phase.durationMs) {
         // Open loop at a steady rate: calls start on schedule whatever the others are doing.
         const due = Math.floor(((performance.now() - phaseStart) / 1000) * callsPerSecond);
         for (; sent < due; sent++) {
-          fire(layer, (r) => r.layer, false);
-          fire(plain, (r) => r.plain, true);
+          fire(layer, 'layer');
+          fire(plain, 'plain');
         }
-        if (onProgress && performance.now() - lastProgress > 250) {
-          lastProgress = performance.now();
-          const elapsed = ((performance.now() - startedAt) / 1000).toFixed(1);
-          onProgress(
-            `[${index + 1}/${PHASES.length} ${phase.name.padEnd(14)} ${elapsed.padStart(5)} s] ` +
-              `grpc-resilience ${current.layer.successPercent.toFixed(1).padStart(5)}% ok  ` +
-              `plain grpc-js ${current.plain.successPercent.toFixed(1).padStart(5)}% ok`,
+        if (onTick && performance.now() - lastTick >= 1000) {
+          lastTick = performance.now();
+          const elapsed = lastTick - phaseStart;
+          onTick(
+            `[${index + 1}/${phases.length} ${phase.name} ${(elapsed / 1000).toFixed(0)} s] ` +
+              `grpc-resilience ${current.layer.successPercent.toFixed(1)}% ok, ` +
+              `plain grpc-js ${current.plain.successPercent.toFixed(1)}% ok`,
+            phase,
+            elapsed,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 5));
@@ -163,5 +152,5 @@ export async function runDemo(options: DemoOptions = {}): Promise<PhaseResult[]>
     plain.close();
     await Promise.all([layerCluster.close(), plainCluster.close()]);
   }
-  return results;
+  return { phases: results, timeline };
 }
