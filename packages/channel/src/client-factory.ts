@@ -9,7 +9,7 @@ import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { targetForAddresses } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
-import { assertNoNativeRetries, type DedupScopes, type RetryBudget } from '@grpc-resilience/retry';
+import { RetryBudget, assertNoNativeRetries, type DedupScopes } from '@grpc-resilience/retry';
 import {
   ConfigError,
   booleanOption,
@@ -147,11 +147,30 @@ function isBalanced(input: Record<string, unknown>, facts: TargetFacts): boolean
 
 function sharedFor(target: string, input: Record<string, unknown>) {
   const budget = (input.retry as { budget?: unknown } | false | undefined) || undefined;
-  const key = `${target}\u0000${JSON.stringify([input.breaker, budget?.budget])}`;
+  const key = `${target}\u0000${shareKey('breaker', input.breaker)}\u0000${shareKey('retry.budget', budget?.budget)}`;
   let shared = perTarget.get(key);
   if (!shared) perTarget.set(key, (shared = {}));
   return shared;
 }
+
+/**
+ * The part of the share key one option gives: clients of a target share a breaker and a budget
+ * only when these options are equal. A value JSON cannot spell (a cycle, a BigInt) is no option.
+ */
+function shareKey(path: string, value: unknown): string {
+  if (value instanceof RetryBudget) {
+    // The caller's own budget: its identity, not its changing counters.
+    if (!budgetIds.has(value)) budgetIds.set(value, ++lastBudgetId);
+    return `budget#${budgetIds.get(value)}`;
+  }
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    throw new ConfigError(path, 'must hold plain values only (no cycles, no BigInt)', value);
+  }
+}
+const budgetIds = new WeakMap<RetryBudget, number>();
+let lastBudgetId = 0;
 
 /** A generated client constructor: proto-loader's, grpc-tools', or makeGenericClientConstructor's. */
 export type ClientConstructor<T extends grpc.Client> = (new (
@@ -189,7 +208,14 @@ export function createResilientClient<T extends grpc.Client>(
       target,
     );
   }
-  const { credentials, ...rest } = config;
+  const { credentials, ...rest } = objectOption('', config, CLIENT_CONFIG_KEYS) as ResilientConfig;
+  if (credentials !== undefined && !(credentials instanceof grpc.ChannelCredentials)) {
+    throw new ConfigError(
+      'credentials',
+      'must be grpc ChannelCredentials, such as grpc.credentials.createSsl()',
+      credentials,
+    );
+  }
   const options = buildClientOptions(
     { ...rest, service: config.service ?? Client.service },
     { target: resolved, forAddresses },
