@@ -10,7 +10,8 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient } from './retry-test-client.test.helper';
-import type { RetryingCall, RetryOptions } from './index';
+import type { RetryOptions } from './index';
+import type { RetryingCall } from './retrying-call';
 
 /* A caller's cancel in each phase of a retried call ends it once, with CANCELLED, and no attempt
  * starts after it. */

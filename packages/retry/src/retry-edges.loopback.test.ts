@@ -10,7 +10,8 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient } from './retry-test-client.test.helper';
-import type { RetryingCall, RetryOptions } from './index';
+import type { RetryOptions } from './index';
+import type { RetryingCall } from './retrying-call';
 
 /* Edges where a retried call could crash the process or never end. */
 let backend: TestBackend;

@@ -1,14 +1,13 @@
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
+import { backoffDelayMs, parsePushback } from './backoff';
 import {
   RetryBudget,
   assertNoNativeRetries,
-  backoffDelayMs,
   createRetryInterceptor,
-  decideRetry,
-  parsePushback,
   resolveRetryOptions,
 } from './index';
+import { decideRetry } from './retry-policy';
 
 const trailers = (pushback?: string) => {
   const metadata = new Metadata();

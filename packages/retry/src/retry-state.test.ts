@@ -1,14 +1,7 @@
 import { Metadata, status as Status } from '@grpc/grpc-js';
-import {
-  DedupScopes,
-  decideRetry as decide,
-  isKeyedRetrySafe,
-  isRetryable,
-  nextRetryState,
-  resolveRetryOptions,
-  type RetryState,
-  type RetryTransition,
-} from './index';
+import { DedupScopes, resolveRetryOptions } from './index';
+import { decideRetry as decide, isKeyedRetrySafe } from './retry-policy';
+import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
 const STATES: RetryState[] = ['attempting', 'replaying', 'backing-off', 'committed', 'finished'];
 const TRANSITIONS: RetryTransition[] = ['retry', 'resume', 'caught-up', 'commit', 'finish'];

@@ -8,7 +8,8 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient } from './retry-test-client.test.helper';
-import type { RetryingCall, RetryOptions } from './index';
+import type { RetryOptions } from './index';
+import type { RetryingCall } from './retrying-call';
 
 let backend: TestBackend | undefined;
 const clients: TestServiceClient[] = [];
