@@ -1,5 +1,6 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { BEHAVIOUR_HEADERS } from './behaviour';
 
 /** Options of {@link startPingEnforcingServer}; defaults are grpc-go's and gRPC core's. */
 export interface PingEnforcingServerOptions {
@@ -9,7 +10,10 @@ export interface PingEnforcingServerOptions {
   permitWithoutCalls?: boolean;
   /** Strikes tolerated before GOAWAY. Default 2. */
   maxPingStrikes?: number;
-  /** Answer each call after this long, so that calls stay in flight. Default 0. */
+  /**
+   * Answer each call after this long, so that calls stay in flight, ms. Default 0. The request
+   * header `x-test-delay-ms` (`behaviourMetadata({ delayMs })`) overrides it per call.
+   */
   responseDelayMs?: number;
 }
 
@@ -20,8 +24,10 @@ export interface PingEnforcingServer {
   readonly tooManyPings: number;
   /** Pings received so far. */
   readonly pings: number;
-  /** Calls answered so far. */
+  /** Calls received so far (every attempt of a retried call counts). */
   readonly calls: number;
+  /** Calls this server ended itself with status OK. */
+  readonly completed: number;
   close(): Promise<void>;
 }
 
@@ -30,12 +36,19 @@ const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 const TWO_HOURS_MS = 2 * 60 * 60 * 1000;
 
 /**
- * Starts a server that answers every unary call with an empty message (any method decodes it)
- * and enforces a ping policy the way grpc-go's http2_server `handlePing` does: a ping sooner than
+ * Starts a server that answers every call with empty messages (any method decodes them) and
+ * enforces a ping policy the way grpc-go's http2_server `handlePing` does: a ping sooner than
  * `minPingIntervalMs` after the previous one (2 h when no call is in flight and pings without
- * calls are not permitted) is a strike; sending data resets the strikes; past `maxPingStrikes`
- * it sends GOAWAY ENHANCE_YOUR_CALM with debug data `too_many_pings` and closes. grpc-js servers
+ * calls are not permitted) is a strike; sending headers or data resets the strikes (grpc-go's
+ * `resetPingStrikes`, set on each write); past `maxPingStrikes` it sends GOAWAY
+ * ENHANCE_YOUR_CALM with debug data `too_many_pings` and closes the connection. grpc-js servers
  * enforce nothing, so this is what shows a client's keepalive is safe for Go and C++ servers.
+ *
+ * Per call, as request metadata (`behaviourMetadata`): `delayMs` keeps the call quiet (nothing
+ * sent, not even headers, as a grpc-go handler that has not written yet) before it answers;
+ * `messages` (default 1) and `messageIntervalMs` shape a server stream's answer. A server stream
+ * that stays quiet while the client pings is the case a unary call hides: only the server's
+ * writes reset the strikes, so a quiet stream collects them.
  */
 export async function startPingEnforcingServer(
   options: PingEnforcingServerOptions = {},
@@ -49,7 +62,16 @@ export async function startPingEnforcingServer(
   let tooManyPings = 0;
   let pings = 0;
   let calls = 0;
+  let completed = 0;
   const sessions = new Set<http2.ServerHttp2Session>();
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, run: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, ms);
+    timers.add(timer);
+  };
   const server = http2.createServer();
 
   server.on('session', (session) => {
@@ -60,23 +82,43 @@ export async function startPingEnforcingServer(
     let strikes = 0;
     let resetStrikes = false;
     let active = 0;
-    session.on('stream', (stream) => {
+    session.on('stream', (stream, headers) => {
       active++;
       calls++;
       stream.on('error', () => undefined);
       stream.on('close', () => active--);
       stream.resume();
-      stream.on('end', () => setTimeout(answer, responseDelayMs));
-      const answer = () => {
-        if (stream.destroyed || stream.closed) return;
-        stream.respond(
-          { ':status': 200, 'content-type': 'application/grpc' },
-          { waitForTrailers: true },
-        );
-        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-        resetStrikes = true;
-        stream.end(EMPTY_MESSAGE);
+      const header = (key: string) => {
+        const value = Number(headers[key]);
+        return Number.isFinite(value) ? value : undefined;
       };
+      const delayMs = header(BEHAVIOUR_HEADERS.delayMs) ?? responseDelayMs;
+      const messages = header(BEHAVIOUR_HEADERS.messages) ?? 1;
+      const intervalMs = header(BEHAVIOUR_HEADERS.messageIntervalMs) ?? 0;
+      const open = () => !stream.destroyed && !stream.closed;
+      const send = (left: number) => {
+        if (!open()) return;
+        resetStrikes = true;
+        if (left <= 0) {
+          completed++;
+          stream.end();
+          return;
+        }
+        stream.write(EMPTY_MESSAGE);
+        if (left === 1) send(0);
+        else later(intervalMs, () => send(left - 1));
+      };
+      stream.on('end', () =>
+        later(delayMs, () => {
+          if (!open()) return;
+          stream.respond(
+            { ':status': 200, 'content-type': 'application/grpc' },
+            { waitForTrailers: true },
+          );
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          send(messages);
+        }),
+      );
     });
     session.on('ping', () => {
       pings++;
@@ -110,7 +152,12 @@ export async function startPingEnforcingServer(
     get calls() {
       return calls;
     },
+    get completed() {
+      return completed;
+    },
     close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
       for (const session of sessions) session.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
