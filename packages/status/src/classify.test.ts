@@ -122,6 +122,31 @@ describe('classifyStatus refinements by origin', () => {
     }
   });
 
+  it("a connection closed by the server's ping enforcement is the caller's keepalive, not the server", () => {
+    // grpc-js's text for RST_STREAM ENHANCE_YOUR_CALM, which GOAWAY too_many_pings causes.
+    const details = 'Bandwidth exhausted or memory limit exceeded';
+    expect(classifyStatus({ code: Status.RESOURCE_EXHAUSTED, details, rstCode: 11 })).toMatchObject(
+      {
+        origin: 'transport',
+        fault: 'caller',
+        neverSent: false,
+        retryableIfIdempotent: false,
+        retryableIfNotIdempotent: false,
+        breakerFailure: false,
+      },
+    );
+    // The same text in a server's trailers (a proxy or server forwarding it) is its answer.
+    const trailers = { getMap: () => ({ 'content-type': 'application/grpc' }) };
+    expect(
+      classifyStatus({ code: Status.RESOURCE_EXHAUSTED, details, metadata: trailers }),
+    ).toMatchObject({
+      origin: 'server',
+      fault: 'server',
+      retryableIfIdempotent: true,
+      breakerFailure: true,
+    });
+  });
+
   it("a CANCELLED the caller asked for is the caller's; one from a reset is a transport failure", () => {
     expect(
       classifyStatus({ code: Status.CANCELLED, details: 'Cancelled on client' }),

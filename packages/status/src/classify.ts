@@ -1,6 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import {
   isChannelClosed,
+  isEnhanceYourCalm,
   isMessageTooLarge,
   isNeverSent,
   statusOrigin,
@@ -111,6 +112,9 @@ const CALLER_ERROR: Omit<StatusCodeClass, 'code' | 'name'> = Object.freeze({
  * Classifies one status, refining the code's class by its origin (docs/architecture.md):
  * - a request that never reached the server is retryable even when not idempotent;
  * - a message over a size limit is the caller's error: not retried, not counted;
+ * - so is the connection a server's ping enforcement closed (ENHANCE_YOUR_CALM, GOAWAY
+ *   `too_many_pings`): the client's keepalive is misconfigured for that server, which is healthy,
+ *   and a retry on a new connection would ping just the same;
  * - a CANCELLED the caller did not ask for, or an INTERNAL that grpc-js made up for a stream reset
  *   without a gRPC status (`Received RST_STREAM with code N`), is a transport failure: retryable
  *   when idempotent, counted by the breaker.
@@ -120,7 +124,7 @@ export function classifyStatus(status: StatusLike, context?: StatusContext): Sta
   if (status.code === Status.OK) return { ...base, origin: 'server', neverSent: false };
   const origin = statusOrigin(status, context);
   const neverSent = isNeverSent(status, context);
-  if (isMessageTooLarge(status) || isChannelClosed(status))
+  if (isMessageTooLarge(status) || isChannelClosed(status) || isEnhanceYourCalm(status))
     return { ...base, ...CALLER_ERROR, origin, neverSent };
   if (neverSent) return { ...base, retryableIfNotIdempotent: true, origin, neverSent };
   if (

@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import {
   behaviourMetadata,
+  callServerStream,
   callUnary,
   createTestClient,
   startChaosProxy,
+  startPingEnforcingServer,
   startSilentServer,
   startTestBackend,
   waitUntil,
@@ -13,6 +15,7 @@ import {
   type TestBackend,
 } from '@grpc-resilience/testing';
 import { classifyStatus, statusOrigin } from './index';
+import { isEnhanceYourCalm } from './origin';
 
 // Every grpc-js message that origin.ts relies on, produced by a real fault.
 
@@ -257,6 +260,23 @@ describe('streams reset without a gRPC status (a raw HTTP/2 peer, like a proxy o
     });
   });
 
+  it("RST_STREAM ENHANCE_YOUR_CALM: the peer refused the client's behaviour, not sick", async () => {
+    rstCode = http2.constants.NGHTTP2_ENHANCE_YOUR_CALM;
+    const outcome = await callRaw();
+    expect(outcome.status).toMatchObject({
+      code: Status.RESOURCE_EXHAUSTED,
+      details: 'Bandwidth exhausted or memory limit exceeded',
+    });
+    expect(isEnhanceYourCalm(outcome.status)).toBe(true);
+    expect(classifyStatus(outcome.status)).toMatchObject({
+      origin: 'transport',
+      fault: 'caller',
+      neverSent: false,
+      retryableIfIdempotent: false,
+      breakerFailure: false,
+    });
+  });
+
   it('RST_STREAM REFUSED_STREAM: never processed', async () => {
     rstCode = http2.constants.NGHTTP2_REFUSED_STREAM;
     const outcome = await callRaw();
@@ -265,5 +285,66 @@ describe('streams reset without a gRPC status (a raw HTTP/2 peer, like a proxy o
       neverSent: true,
       retryableIfNotIdempotent: true,
     });
+  });
+});
+
+describe("a server's ping enforcement (GOAWAY too_many_pings) is the client's keepalive, not a sick server", () => {
+  it('a quiet server stream closed by GOAWAY ENHANCE_YOUR_CALM: not retried, not counted', async () => {
+    // grpc-go's enforcement scaled down 1000x, against a client pinging every 30 ms.
+    const enforcing = await startPingEnforcingServer({ minPingIntervalMs: 300 });
+    const client = createTestClient(enforcing.address, {
+      'grpc.keepalive_time_ms': 30,
+      'grpc.keepalive_timeout_ms': 1000,
+    });
+    try {
+      const outcome = await callServerStream(
+        client,
+        'ListItems',
+        {},
+        { timeoutMs: 5000, metadata: behaviourMetadata({ delayMs: 2000 }) },
+      );
+      expect(enforcing.tooManyPings).toBe(1);
+      expect(outcome.status).toMatchObject({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: 'Bandwidth exhausted or memory limit exceeded',
+      });
+      expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
+        origin: 'transport',
+        fault: 'caller',
+        retryableIfIdempotent: false,
+        retryableIfNotIdempotent: false,
+        breakerFailure: false,
+      });
+    } finally {
+      client.close();
+      await enforcing.close();
+    }
+  });
+
+  it('the same text sent by a server in its trailers is the server answering', async () => {
+    const client = createTestClient(backend.address);
+    try {
+      const outcome = await callUnary(
+        client,
+        'GetItem',
+        {},
+        {
+          metadata: behaviourMetadata({
+            failCode: Status.RESOURCE_EXHAUSTED,
+            failDetails: 'Bandwidth exhausted or memory limit exceeded',
+          }),
+        },
+      );
+      expect(outcome.status.details).toBe('Bandwidth exhausted or memory limit exceeded');
+      expect(isEnhanceYourCalm(outcome.status)).toBe(false);
+      expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
+        origin: 'server',
+        fault: 'server',
+        retryableIfIdempotent: true,
+        breakerFailure: true,
+      });
+    } finally {
+      client.close();
+    }
   });
 });

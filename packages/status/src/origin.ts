@@ -62,7 +62,8 @@ export function isFromTrailers(status: StatusLike): boolean {
  * (origin.loopback.test.ts). Sources: grpc-js 1.14 src/resolving-call.ts (deadline),
  * picker.ts / load-balancer-pick-first.ts / load-balancer-round-robin.ts (no connection),
  * internal-channel.ts (channel closed), resolver-dns.ts (name resolution), compression-filter.ts
- * and stream-decoder.ts (message size), call.ts (client cancel), subchannel-call.ts (resets).
+ * and stream-decoder.ts (message size), call.ts (client cancel), subchannel-call.ts (resets,
+ * ENHANCE_YOUR_CALM).
  */
 const LOCAL_DEADLINE = /^Deadline exceeded( after |$)/;
 const LOCAL_UNAVAILABLE =
@@ -78,6 +79,13 @@ const RECEIVE_TOO_LARGE =
 export const PROPAGATED_CANCEL_PREFIX = 'Cancelled because the incoming call ended: ';
 const LOCAL_CANCEL =
   /^Cancelled on client$|^Cancelled by parent call$|^Cancelled because the incoming call ended: /;
+/**
+ * grpc-js's details for a stream reset with ENHANCE_YOUR_CALM (subchannel-call.ts). A call in
+ * flight gets it when the server's ping enforcement (gRFC A8: grpc-go, Java and C++ servers)
+ * answers the client's keepalive with GOAWAY ENHANCE_YOUR_CALM `too_many_pings` and closes the
+ * connection: RESOURCE_EXHAUSTED, though the server is not short of anything.
+ */
+const ENHANCE_YOUR_CALM_DETAILS = 'Bandwidth exhausted or memory limit exceeded';
 const TRANSPORT =
   /^Received RST_STREAM with code|^Connection dropped$|^Stream refused by server$|^Write error:|ECONNRESET|ETIMEDOUT|EPIPE/;
 
@@ -100,6 +108,7 @@ export function statusOrigin(status: StatusLike, context?: StatusContext): Statu
       if (LOCAL_SEND_TOO_LARGE.test(details)) return 'local';
       if (RECEIVE_TOO_LARGE.test(details))
         return context?.headersReceived === false ? 'server' : 'local';
+      if (details === ENHANCE_YOUR_CALM_DETAILS) return 'transport';
       break;
   }
   if (TRANSPORT.test(details)) return 'transport';
@@ -118,6 +127,21 @@ export function isChannelClosed(status: StatusLike): boolean {
   return (
     status.code === Status.UNAVAILABLE &&
     CHANNEL_CLOSED.test(status.details ?? '') &&
+    !isFromTrailers(status)
+  );
+}
+
+/**
+ * Whether the server's HTTP/2 layer told the client to calm down (ENHANCE_YOUR_CALM), which in
+ * practice is its keepalive enforcement refusing the client's pings (GOAWAY `too_many_pings`).
+ * The client's keepalive configuration is at fault, not the server's health: a retry on a new
+ * connection pings just the same. Only grpc-js's own text without trailers counts; a server that
+ * sends this text in its trailers (forwarding another call's error) answered the call itself.
+ */
+export function isEnhanceYourCalm(status: StatusLike): boolean {
+  return (
+    status.code === Status.RESOURCE_EXHAUSTED &&
+    status.details === ENHANCE_YOUR_CALM_DETAILS &&
     !isFromTrailers(status)
   );
 }
