@@ -127,7 +127,7 @@ describe('classifyStatus refinements by origin', () => {
     const details = 'Bandwidth exhausted or memory limit exceeded';
     expect(classifyStatus({ code: Status.RESOURCE_EXHAUSTED, details, rstCode: 11 })).toMatchObject(
       {
-        origin: 'transport',
+        origin: 'local',
         fault: 'caller',
         neverSent: false,
         retryableIfIdempotent: false,

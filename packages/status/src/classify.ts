@@ -113,8 +113,8 @@ const CALLER_ERROR: Omit<StatusCodeClass, 'code' | 'name'> = Object.freeze({
  * - a request that never reached the server is retryable even when not idempotent;
  * - a message over a size limit is the caller's error: not retried, not counted;
  * - so is the connection a server's ping enforcement closed (ENHANCE_YOUR_CALM, GOAWAY
- *   `too_many_pings`): the client's keepalive is misconfigured for that server, which is healthy,
- *   and a retry on a new connection would ping just the same;
+ *   `too_many_pings`; origin local, since the client's keepalive caused it): the keepalive is
+ *   misconfigured for that healthy server, and a retry on a new connection pings just the same;
  * - a CANCELLED the caller did not ask for, or an INTERNAL that grpc-js made up for a stream reset
  *   without a gRPC status (`Received RST_STREAM with code N`), is a transport failure: retryable
  *   when idempotent, counted by the breaker.

@@ -269,7 +269,7 @@ describe('streams reset without a gRPC status (a raw HTTP/2 peer, like a proxy o
     });
     expect(isEnhanceYourCalm(outcome.status)).toBe(true);
     expect(classifyStatus(outcome.status)).toMatchObject({
-      origin: 'transport',
+      origin: 'local',
       fault: 'caller',
       neverSent: false,
       retryableIfIdempotent: false,
@@ -309,7 +309,7 @@ describe("a server's ping enforcement (GOAWAY too_many_pings) is the client's ke
         details: 'Bandwidth exhausted or memory limit exceeded',
       });
       expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
-        origin: 'transport',
+        origin: 'local',
         fault: 'caller',
         retryableIfIdempotent: false,
         retryableIfNotIdempotent: false,

@@ -5,7 +5,9 @@ import { status as Status } from '@grpc/grpc-js';
  * - `local`: made up by the client library without an answer from the server (its own deadline
  *   timer, no connection established, the channel closed, a message over the size limit, a
  *   cancellation the caller asked for). The request never reached the server's application, except
- *   for a local deadline or cancellation, which can fire while the server is working.
+ *   for a local deadline or cancellation, which can fire while the server is working, and for
+ *   the server's ping enforcement closing the connection (GOAWAY `too_many_pings`): grpc-js makes
+ *   that status up too, and its cause is the client's own keepalive, whatever the server was doing.
  * - `transport`: the stream or connection broke under the call (reset, dropped, refused stream);
  *   the server never sent a gRPC status. The request may or may not have been processed.
  * - `server`: a status the server (or a proxy speaking gRPC) returned in trailers.
@@ -108,7 +110,7 @@ export function statusOrigin(status: StatusLike, context?: StatusContext): Statu
       if (LOCAL_SEND_TOO_LARGE.test(details)) return 'local';
       if (RECEIVE_TOO_LARGE.test(details))
         return context?.headersReceived === false ? 'server' : 'local';
-      if (details === ENHANCE_YOUR_CALM_DETAILS) return 'transport';
+      if (details === ENHANCE_YOUR_CALM_DETAILS) return 'local';
       break;
   }
   if (TRANSPORT.test(details)) return 'transport';
