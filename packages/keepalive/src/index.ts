@@ -1,6 +1,7 @@
 export {
   PRESETS,
   SERVER_PROFILES,
+  STRICTEST_SERVER_POLICY,
   PING_SAFETY_MARGIN,
   type PresetName,
   type ServerProfileName,

@@ -2,6 +2,7 @@ import { ConfigError } from '@grpc-resilience/status';
 import {
   PRESETS,
   SERVER_PROFILES,
+  STRICTEST_SERVER_POLICY,
   clientKeepaliveChannelOptions,
   resolveKeepalive,
   resolveServerKeepalive,
@@ -49,6 +50,56 @@ describe('presets against server profiles', () => {
     for (const { client, server } of Object.values(PRESETS)) {
       expect(() => resolveKeepalive({ ...client, server: server.permit })).not.toThrow();
     }
+  });
+});
+
+describe('defaults: safe for the servers people run unless the server is declared', () => {
+  it('undeclared: pings every 330 s, valid against grpc-go, grpc-java and gRPC core at their defaults', () => {
+    const keepalive = resolveKeepalive(undefined);
+    expect(keepalive).toEqual({
+      keepaliveTimeMs: 330_000,
+      keepaliveTimeoutMs: 5_000,
+      permitWithoutCalls: false,
+      connectTimeoutMs: 5_000,
+      server: { minPingIntervalMs: 300_000, permitWithoutCalls: false },
+    });
+    expect(keepalive.server).toEqual(STRICTEST_SERVER_POLICY);
+    for (const server of Object.keys(SERVER_PROFILES) as ServerProfileName[]) {
+      expect(() =>
+        resolveKeepalive({ keepaliveTimeMs: keepalive.keepaliveTimeMs, server }),
+      ).not.toThrow();
+    }
+    expect(resolveKeepalive({})).toEqual(keepalive);
+  });
+
+  it.each<[unknown, number]>([
+    [{ server: 'grpc-resilience' }, 30_000],
+    [{ server: 'grpc-js' }, 30_000],
+    ['in-cluster', 30_000],
+    [{ preset: 'in-cluster' }, 30_000],
+    ['through-proxy', 60_000],
+    [{ server: 'grpc-go' }, 330_000],
+    [{ server: { minPingIntervalMs: 60_000, permitWithoutCalls: false } }, 66_000],
+  ])('%j pings every %d ms', (input, keepaliveTimeMs) => {
+    expect(resolveKeepalive(input as never).keepaliveTimeMs).toBe(keepaliveTimeMs);
+  });
+
+  it('a named preset is validated against its own server side', () => {
+    expect(resolveKeepalive('through-proxy').server).toEqual(
+      PRESETS['through-proxy'].server.permit,
+    );
+    expect(() => resolveKeepalive({ preset: 'through-proxy', keepaliveTimeMs: 20_000 })).toThrow(
+      'keepalive.keepaliveTimeMs must be at least 33000 ms: the server permits pings every 30000 ms (declared by the server side of keepalive.preset "through-proxy"',
+    );
+  });
+
+  it('undeclared: a faster interval or idle pings name the option and how to declare the server', () => {
+    expect(() => resolveKeepalive({ keepaliveTimeMs: 30_000 })).toThrow(
+      'keepalive.keepaliveTimeMs must be at least 330000 ms: keepalive.server is not declared, so the strictest server defaults are assumed: grpc-go, grpc-java and gRPC core permit pings every 300000 ms (plus a 10% margin) and answer faster ones with GOAWAY too_many_pings, which fails the calls in flight; declare the server with keepalive.server ("grpc-resilience" for servers built with resilientServerOptions, "grpc-js", "grpc-go", "grpc-core", "grpc-java" or { minPingIntervalMs, permitWithoutCalls }), or raise keepalive.keepaliveTimeMs, received 30000',
+    );
+    expect(() => resolveKeepalive({ permitWithoutCalls: true }, 'orders.keepalive')).toThrow(
+      /^orders\.keepalive\.permitWithoutCalls must be false: orders\.keepalive\.server is not declared/,
+    );
   });
 });
 

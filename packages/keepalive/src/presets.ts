@@ -64,6 +64,17 @@ export const SERVER_PROFILES: Readonly<Record<ServerProfileName, Readonly<Server
     'grpc-java': Object.freeze({ minPingIntervalMs: 300_000, permitWithoutCalls: false }),
   });
 
+/**
+ * The policy assumed when the client does not declare its server (`keepalive.server` unset and no
+ * preset named): the strictest of {@link SERVER_PROFILES}, i.e. grpc-go, grpc-java and gRPC core
+ * at their defaults (pings every 5 min at most, none without calls). A client valid against it
+ * draws no GOAWAY `too_many_pings` from any of the servers people run unconfigured.
+ */
+export const STRICTEST_SERVER_POLICY: Readonly<ServerPingPolicy> = Object.freeze({
+  minPingIntervalMs: Math.max(...Object.values(SERVER_PROFILES).map((p) => p.minPingIntervalMs)),
+  permitWithoutCalls: Object.values(SERVER_PROFILES).every((p) => p.permitWithoutCalls),
+});
+
 export const PRESETS: Readonly<Record<PresetName, Readonly<KeepalivePreset>>> = Object.freeze({
   // Pods talking directly: a dead peer is found in 35 s; connections age out every ~5 min so
   // clients pick up new pods.
