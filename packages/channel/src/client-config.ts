@@ -31,7 +31,11 @@ export interface ResilientConfig {
   idempotencyKeys?: boolean;
   /** Circuit breaking per target, or false. Defaults: 5 failures, half-open after 30 s. */
   breaker?: false | Omit<CircuitBreakerOptions, 'target'>;
-  /** A keepalive preset name or options, validated against `keepalive.server`. Default `in-cluster`. */
+  /**
+   * A keepalive preset name or options, validated against `keepalive.server`. Default: no server
+   * declared, pings every 330 s (safe against grpc-go, Java and C++ at their defaults); declare
+   * `server` (e.g. `'grpc-resilience'`) or name a preset for 30 s.
+   */
   keepalive?: PresetName | KeepaliveOptions;
   /** Round-robin with ejection; on by default for a list of addresses. false turns it off. */
   loadBalancing?: false | LoadBalancingOptions;
