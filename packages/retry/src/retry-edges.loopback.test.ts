@@ -134,3 +134,31 @@ it('a call cancelled by an interceptor above before it starts ends with that can
   expect(outcome.durationMs).toBeLessThan(1000);
   expect(backend.counters.attemptsOf('e')).toBe(0);
 });
+
+it('a deadline that passes while the retry attempt is in flight ends the call once, with no further attempt', async () => {
+  const calls: RetryingCall[] = [];
+  // The second attempt hangs: the backend's default behaviour changes as the retry is decided.
+  const c = client(
+    {
+      initialBackoffMs: 1,
+      maxBackoffMs: 1,
+      onRetry: () => void (backend.behaviour = { hang: true }),
+    },
+    calls,
+  );
+  const outcome = await callUnary(
+    c,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'd', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
+      timeoutMs: 300,
+    },
+  );
+  expect(outcome.status.code).toBe(Status.DEADLINE_EXCEEDED);
+  expect(outcome.statusEvents).toBe(1);
+  expect(outcome.durationMs).toBeLessThan(300 + 200);
+  expect(calls[0].phase).toBe('finished');
+  expect(backend.counters.attemptsOf('d')).toBe(2);
+  expect(outcome.status.metadata.get('grpc-resilience-retry-stopped')).toEqual(['non-retryable']);
+});
