@@ -9,6 +9,7 @@ import {
   ForwardingCall,
   classifyStatus,
   rejectedCall,
+  deadlineToMs,
   isStreamOwnDeadline,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
@@ -141,8 +142,7 @@ function record(
 /** The deadline of a call with a response stream, ms since the epoch; else undefined. */
 function streamDeadlineOf(callOptions: InterceptorOptions): number | undefined {
   if (!callOptions.method_definition.responseStream) return undefined;
-  const deadline = callOptions.deadline;
-  return deadline instanceof Date ? deadline.getTime() : deadline;
+  return deadlineToMs(callOptions.deadline);
 }
 
 /**

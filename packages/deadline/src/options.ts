@@ -135,8 +135,5 @@ export function resolveServerContextOptions(
   });
 }
 
-/** grpc-js's `Deadline` (Date or ms epoch) as ms epoch; undefined or Infinity when none. */
-export function deadlineToMs(deadline: Date | number | undefined): number | undefined {
-  if (deadline === undefined) return undefined;
-  return deadline instanceof Date ? deadline.getTime() : deadline;
-}
+// Re-exported where it was first published; its one home is status.
+export { deadlineToMs } from '@grpc-resilience/status';

@@ -13,6 +13,7 @@ import {
   type InterceptingCallInterface,
   REASON_METADATA_KEY,
   RETRY_STOPPED_METADATA_KEY,
+  deadlineToMs,
   isFromTrailers,
   classifyStatus,
   objectOption,
@@ -95,7 +96,7 @@ class LoggedCall extends ForwardingCall {
     const { logger, successLevel, redacted, breakerState } = this.settings;
     const method = this.callOptions.method_definition.path;
     // Read now: the deadline interceptor, inside this one, set it on the same options object.
-    const deadline = deadlineMs(this.callOptions.deadline);
+    const deadline = finiteDeadline(this.callOptions.deadline);
     const grpc: Record<string, unknown> = {
       method,
       peer: this.next.getPeer(),
@@ -171,7 +172,8 @@ export function attemptLogHooks(layerLogger: LayerLogger) {
   };
 }
 
-function deadlineMs(deadline: Date | number | undefined): number | undefined {
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return at === undefined || at === Infinity ? undefined : at;
+/** The call's deadline, ms since the epoch; undefined when it has none. */
+function finiteDeadline(deadline: Date | number | undefined): number | undefined {
+  const at = deadlineToMs(deadline);
+  return at === Infinity ? undefined : at;
 }

@@ -1,5 +1,5 @@
 import { ServerInterceptingCall, status as Status, type ServerInterceptor } from '@grpc/grpc-js';
-import { classifyStatus, objectOption, statusName } from '@grpc-resilience/status';
+import { classifyStatus, deadlineToMs, objectOption, statusName } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings } from './levels';
 import type { LayerLogger, LogLevel } from './logger';
 import { redactMetadata } from './redact';
@@ -21,8 +21,7 @@ export function createServerLoggingInterceptor(options: ServerLoggingOptions): S
 
   return (method, call) => {
     const startedAt = performance.now();
-    const deadline = call.getDeadline();
-    const at = deadline instanceof Date ? deadline.getTime() : deadline;
+    const at = deadlineToMs(call.getDeadline()) ?? Infinity;
     const arrivalBudgetMs = at === Infinity ? undefined : Math.round(at - Date.now());
     let requestMetadata: import('@grpc/grpc-js').Metadata | undefined;
     return new ServerInterceptingCall(call, {

@@ -34,8 +34,3 @@ export function callHook<E>(hook: ((event: E) => void) | undefined, event: E): v
     process.emitWarning(`grpc-resilience: a retry hook threw: ${String(error)}`);
   }
 }
-
-export function deadlineMs(deadline: Date | number | undefined): number {
-  if (deadline === undefined) return Infinity;
-  return deadline instanceof Date ? deadline.getTime() : deadline;
-}

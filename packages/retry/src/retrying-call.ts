@@ -8,13 +8,14 @@ import {
 import {
   ATTEMPTS_METADATA_KEY,
   RETRY_STOPPED_METADATA_KEY,
+  deadlineToMs,
   isFromTrailers,
   readDedupScope,
   type DedupScope,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
-import { AttemptListener, type AttemptOwner, callHook, deadlineMs } from './attempt-listener';
+import { AttemptListener, type AttemptOwner, callHook } from './attempt-listener';
 import { RequestPipe, type RequestPipeOwner } from './request-pipe';
 import { decideRetry } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
@@ -195,7 +196,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
         attempts: this.attempts,
         idempotent: this.idempotent,
         keyed: this.metadata.get(this.options.idempotencyKeyHeader).length > 0,
-        deadline: deadlineMs(this.callOptions.deadline),
+        deadline: deadlineToMs(this.callOptions.deadline) ?? Infinity,
         headersReceived,
       },
       this.options,

@@ -49,3 +49,4 @@ export { ForwardingCall, type InterceptingCallInterface } from './forwarding-cal
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
 export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';
 export { ATTEMPTS_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from './layer-metadata';
+export { deadlineToMs } from './deadline-ms';

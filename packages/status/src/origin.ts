@@ -165,10 +165,11 @@ export function isMessageTooLarge(status: StatusLike): boolean {
  * text says: that peer may be forwarding the local error of a call it made after it ran.
  */
 export function isNeverSent(status: StatusLike, context?: StatusContext): boolean {
-  if (heardFromPeer(status, context)) return false;
   const details = status.details ?? '';
-  if (status.code === Status.UNAVAILABLE) {
-    return LOCAL_UNAVAILABLE.test(details) || details === 'Stream refused by server';
-  }
-  return status.code === Status.RESOURCE_EXHAUSTED && LOCAL_SEND_TOO_LARGE.test(details);
+  const saysNeverSent =
+    status.code === Status.UNAVAILABLE
+      ? LOCAL_UNAVAILABLE.test(details) || details === 'Stream refused by server'
+      : status.code === Status.RESOURCE_EXHAUSTED && LOCAL_SEND_TOO_LARGE.test(details);
+  // The text first: looking at the trailers copies them, and most statuses fail the text.
+  return saysNeverSent && !heardFromPeer(status, context);
 }
