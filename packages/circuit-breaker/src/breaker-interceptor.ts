@@ -9,6 +9,7 @@ import {
   ForwardingCall,
   classifyStatus,
   rejectedCall,
+  callUserCode,
   deadlineToMs,
   isStreamOwnDeadline,
   type InterceptingCallInterface,
@@ -46,7 +47,9 @@ export function createCircuitBreakerInterceptor(
 
   function newCircuit(name: string): CircuitBreaker {
     const circuit = new CircuitBreaker(name, resolved);
-    circuit.onStateChange((change) => listeners.forEach((listener) => notify(listener, change)));
+    circuit.onStateChange((change) =>
+      listeners.forEach((listener) => callUserCode('a circuit state listener', listener, change)),
+    );
     return circuit;
   }
 
@@ -143,16 +146,4 @@ function record(
 function streamDeadlineOf(callOptions: InterceptorOptions): number | undefined {
   if (!callOptions.method_definition.responseStream) return undefined;
   return deadlineToMs(callOptions.deadline);
-}
-
-/**
- * Tells one listener of a state change. The change happens inside a call's status callback: a
- * listener that throws is reported and must not cost that call its outcome, nor the others.
- */
-function notify(listener: (change: BreakerStateChange) => void, change: BreakerStateChange): void {
-  try {
-    listener(change);
-  } catch (error) {
-    process.emitWarning(`grpc-resilience: a circuit state listener threw: ${String(error)}`);
-  }
 }

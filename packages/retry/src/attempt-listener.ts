@@ -24,13 +24,3 @@ export class AttemptListener implements InterceptingListener {
     this.owner.onStatus(this.attempt, status);
   }
 }
-
-/** Calls a user hook; a hook that throws must not cost the call its outcome. */
-export function callHook<E>(hook: ((event: E) => void) | undefined, event: E): void {
-  if (hook === undefined) return;
-  try {
-    hook(event);
-  } catch (error) {
-    process.emitWarning(`grpc-resilience: a retry hook threw: ${String(error)}`);
-  }
-}

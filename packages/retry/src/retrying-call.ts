@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   ATTEMPTS_METADATA_KEY,
+  callUserCode,
   RETRY_STOPPED_METADATA_KEY,
   deadlineToMs,
   isFromTrailers,
@@ -15,7 +16,7 @@ import {
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
-import { AttemptListener, type AttemptOwner, callHook } from './attempt-listener';
+import { AttemptListener, type AttemptOwner } from './attempt-listener';
 import { RequestPipe, type RequestPipeOwner } from './request-pipe';
 import { decideRetry } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
@@ -212,7 +213,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
     this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
     // Last: the hook may cancel the call, or write to it, and finds it backing off.
-    callHook(this.options.onRetry, {
+    callUserCode('the onRetry hook', this.options.onRetry, {
       method,
       attempt: this.attempts,
       delayMs: decision.delayMs,
@@ -255,7 +256,12 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   private giveUp(method: string, status: StatusObject, reason: GiveUpReason): void {
     // The call's record (logging, metrics) says why it was not retried (further).
     status.metadata?.set(RETRY_STOPPED_METADATA_KEY, reason);
-    callHook(this.options.onGiveUp, { method, attempts: this.attempts, reason, status });
+    callUserCode('the onGiveUp hook', this.options.onGiveUp, {
+      method,
+      attempts: this.attempts,
+      reason,
+      status,
+    });
     this.finish(status);
   }
 

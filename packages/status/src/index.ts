@@ -50,3 +50,4 @@ export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './ded
 export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';
 export { ATTEMPTS_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from './layer-metadata';
 export { deadlineToMs } from './deadline-ms';
+export { callUserCode, USER_CODE_WARNING } from './user-code';
