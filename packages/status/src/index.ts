@@ -48,6 +48,10 @@ export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
 export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';
-export { ATTEMPTS_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from './layer-metadata';
+export {
+  ATTEMPTS_METADATA_KEY,
+  RETRY_STOPPED_METADATA_KEY,
+  AVOID_PEER_METADATA_KEY,
+} from './layer-metadata';
 export { deadlineToMs } from './deadline-ms';
 export { callUserCode, USER_CODE_WARNING } from './user-code';

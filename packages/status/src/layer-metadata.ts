@@ -11,3 +11,11 @@ export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
  * `max-attempts`, `budget`, `deadline`, `pushback`, `committed`, `circuit-open`, `bulkhead`.
  */
 export const RETRY_STOPPED_METADATA_KEY = 'grpc-resilience-retry-stopped';
+
+/**
+ * Request metadata a retry or a hedge carries to ask the balancer for another endpoint: the
+ * peer address (`host:port`, as grpc-js's `call.getPeer()` gives it) of the attempt that just
+ * failed or is still outstanding. Several values may be set. The load-balancer's picker skips
+ * those endpoints when another ready one exists; it is advice, never a reason to fail a call.
+ */
+export const AVOID_PEER_METADATA_KEY = 'grpc-resilience-avoid-peer';
