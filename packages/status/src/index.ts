@@ -55,3 +55,9 @@ export {
 } from './layer-metadata';
 export { deadlineToMs } from './deadline-ms';
 export { callUserCode, USER_CODE_WARNING } from './user-code';
+export {
+  retryInfoStatusDetails,
+  readRetryInfoMs,
+  STATUS_DETAILS_METADATA_KEY,
+  RETRY_INFO_TYPE_URL,
+} from './retry-info';
