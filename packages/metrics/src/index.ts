@@ -1,0 +1,27 @@
+export { createClientMetrics, type ClientMetrics } from './client-metrics';
+export { createServerMetrics, type ServerMetricsOptions } from './server-metrics-factory';
+export {
+  resolveMetricsOptions,
+  canonicalTarget,
+  type MetricsOptions,
+  type ResolvedMetricsOptions,
+} from './options';
+export { BREAKER_STATES, type BreakerStateChange, type ObservableBreaker } from './breaker-states';
+export { OTHER } from './attributes';
+export {
+  INSTRUMENTS,
+  METER_NAME,
+  OWN_PREFIX,
+  LATENCY_BUCKETS_S,
+  SIZE_BUCKETS_BYTES,
+  RETRY_BUCKETS,
+  HEADROOM_BUCKETS,
+  ATTR_METHOD,
+  ATTR_STATUS,
+  ATTR_TARGET,
+  ATTR_REASON,
+  ATTR_CIRCUIT,
+  ATTR_STATE,
+  ATTR_OUTCOME,
+  type InstrumentSpec,
+} from './names';

@@ -1,0 +1,87 @@
+import {
+  createNoopMeter,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  type ObservableGauge,
+} from '@opentelemetry/api';
+import { INSTRUMENTS, METER_NAME, type InstrumentSpec } from './names';
+
+/** Every instrument of the package, created once per meter provider. */
+export interface Instruments {
+  readonly attemptStarted: Counter;
+  readonly attemptDuration: Histogram;
+  readonly attemptSentBytes: Histogram;
+  readonly attemptRcvdBytes: Histogram;
+  readonly callDuration: Histogram;
+  readonly retries: Histogram;
+  readonly hedges: Histogram;
+  readonly retryDelay: Histogram;
+  readonly serverStarted: Counter;
+  readonly serverDuration: Histogram;
+  readonly callRefused: Counter;
+  readonly retryStopped: Counter;
+  readonly deadlineHeadroom: Histogram;
+  readonly breakerState: ObservableGauge;
+  readonly breakerTransitions: Counter;
+  readonly ejections: Counter;
+  readonly serverDeadline: Histogram;
+  readonly serverRefused: Counter;
+  readonly dedup: Counter;
+}
+
+const byProvider = new WeakMap<MeterProvider, Instruments | null>();
+const NoopMeter = createNoopMeter().constructor;
+
+/**
+ * The instruments of `provider`, or null when it is OpenTelemetry's no-op provider (nothing is
+ * registered): then the layer adds no interceptor at all, and a call pays nothing. Instruments
+ * are created once per provider: creating one per client would register duplicates.
+ */
+export function instrumentsOf(provider: MeterProvider, version: string): Instruments | null {
+  let instruments = byProvider.get(provider);
+  if (instruments === undefined) {
+    const meter = provider.getMeter(METER_NAME, version);
+    instruments = meter instanceof NoopMeter ? null : createInstruments(meter);
+    byProvider.set(provider, instruments);
+  }
+  return instruments;
+}
+
+function createInstruments(meter: Meter): Instruments {
+  const counter = ({ name, unit, description }: InstrumentSpec) =>
+    meter.createCounter(name, { unit, description });
+  const histogram = ({ name, unit, description, buckets }: InstrumentSpec) =>
+    meter.createHistogram(name, {
+      unit,
+      description,
+      // The SDK (1.x from 1.22, 2.x) takes these as the default buckets; a View overrides them.
+      advice: { explicitBucketBoundaries: buckets as number[] },
+    });
+  const $ = INSTRUMENTS;
+  return {
+    attemptStarted: counter($.attemptStarted),
+    attemptDuration: histogram($.attemptDuration),
+    attemptSentBytes: histogram($.attemptSentBytes),
+    attemptRcvdBytes: histogram($.attemptRcvdBytes),
+    callDuration: histogram($.callDuration),
+    retries: histogram($.retries),
+    hedges: histogram($.hedges),
+    retryDelay: histogram($.retryDelay),
+    serverStarted: counter($.serverStarted),
+    serverDuration: histogram($.serverDuration),
+    callRefused: counter($.callRefused),
+    retryStopped: counter($.retryStopped),
+    deadlineHeadroom: histogram($.deadlineHeadroom),
+    breakerState: meter.createObservableGauge($.breakerState.name, {
+      unit: $.breakerState.unit,
+      description: $.breakerState.description,
+    }),
+    breakerTransitions: counter($.breakerTransitions),
+    ejections: counter($.ejections),
+    serverDeadline: histogram($.serverDeadline),
+    serverRefused: counter($.serverRefused),
+    dedup: counter($.dedup),
+  };
+}
