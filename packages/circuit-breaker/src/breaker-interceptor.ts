@@ -7,15 +7,15 @@ import {
 } from '@grpc/grpc-js';
 import {
   ForwardingCall,
-  classifyStatus,
   rejectedCall,
   callUserCode,
   deadlineToMs,
-  isStreamOwnDeadline,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
-import { CircuitBreaker, type BreakerState, type BreakerStateChange } from './circuit-breaker';
+import { callOutcome } from './call-outcome';
+import { CircuitBreaker } from './circuit-breaker';
 import { resolveCircuitBreakerOptions, type CircuitBreakerOptions } from './options';
+import type { BreakerState, BreakerStateChange } from './state-change';
 
 /** A breaker interceptor, with its circuits readable and observable. */
 export interface CircuitBreakerInterceptor {
@@ -29,12 +29,16 @@ export interface CircuitBreakerInterceptor {
 }
 
 /**
- * A client interceptor that stops calling a sick target: only failures that the status package
- * counts against the server (UNAVAILABLE, INTERNAL, a reset…) count; the caller's own errors
- * and cancellations (a cancel propagated from the incoming call included) never do, nor does a
- * server-streaming or bidi call that ends by its own deadline (a watch that ran its course). While open, calls fail at once with UNAVAILABLE, details
- * `circuit open for <name>`, trailer `grpc-resilience-reason: circuit-open`, and nothing is sent.
- * Put it inside the retry interceptor: each attempt counts, and retries stop at an open circuit.
+ * A client interceptor that stops calling a sick target. Put it outside the retry interceptor (the
+ * channel factory does): it then counts each logical call once, by its final outcome, so a call
+ * that a retry saved is a success, and its half-open probe is a whole call with its retries.
+ * What counts, and how much, is `callOutcome`'s: transport failures and UNAVAILABLE,
+ * DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED count 1, an application's UNKNOWN, INTERNAL, DATA_LOSS
+ * or off-table code `applicationFailureWeight`; the caller's own errors and cancellations, a
+ * stream ending by its own deadline and the layer's own refusals never count. While open, calls
+ * fail at once with UNAVAILABLE, details `circuit open for <name>`, trailer
+ * `grpc-resilience-reason: circuit-open`, and nothing is sent; the retry interceptor never retries
+ * that refusal. Probes start `halfOpenAfterMs` after opening and back off while they fail.
  */
 export function createCircuitBreakerInterceptor(
   options?: CircuitBreakerOptions,
@@ -42,6 +46,7 @@ export function createCircuitBreakerInterceptor(
   const resolved = resolveCircuitBreakerOptions(options);
   const circuits = new Map<string, CircuitBreaker>();
   const listeners = new Set<(change: BreakerStateChange) => void>();
+  if (resolved.onStateChange) listeners.add(resolved.onStateChange);
   const targetCircuit = newCircuit(resolved.target);
   const load: CallCounter = { inFlight: 0 };
 
@@ -68,7 +73,7 @@ export function createCircuitBreakerInterceptor(
     }
     const probe = admission === 'probe';
     if (resolved.maxConcurrent !== undefined && load.inFlight >= resolved.maxConcurrent) {
-      if (probe) circuit.onNeutral(true);
+      if (probe) circuit.record('neutral', true);
       return rejectedCall(
         Status.RESOURCE_EXHAUSTED,
         `bulkhead full for ${resolved.target}: ${load.inFlight} calls in flight, at most ${resolved.maxConcurrent}`,
@@ -121,25 +126,10 @@ class CountedCall extends ForwardingCall {
   }
   override onReceiveStatus(status: StatusObject): void {
     this.load.inFlight--;
-    record(this.circuit, this.probe, status, this.cancelledByCaller, this.callOptions);
+    const streamDeadline = streamDeadlineOf(this.callOptions);
+    this.circuit.record(callOutcome(status, this.cancelledByCaller, streamDeadline), this.probe);
     super.onReceiveStatus(status);
   }
-}
-
-function record(
-  circuit: CircuitBreaker,
-  probe: boolean,
-  status: StatusObject,
-  cancelledByCaller: boolean,
-  callOptions: InterceptorOptions,
-): void {
-  if (status.code === Status.OK) return circuit.onSuccess(probe);
-  if (isStreamOwnDeadline(status, streamDeadlineOf(callOptions))) return circuit.onNeutral(probe);
-  const cls = classifyStatus(status, { cancelledByCaller });
-  if (cls.breakerFailure) return circuit.onFailure(probe);
-  // A caller's error still proves the server answered: for a probe, that is recovery.
-  if (probe && cls.origin === 'server') return circuit.onSuccess(true);
-  circuit.onNeutral(probe);
 }
 
 /** The deadline of a call with a response stream, ms since the epoch; else undefined. */

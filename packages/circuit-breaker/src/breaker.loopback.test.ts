@@ -3,41 +3,28 @@ import { createRetryInterceptor, type GiveUpEvent } from '@grpc-resilience/retry
 import { ConfigError, REASON_METADATA_KEY, methodsFromService } from '@grpc-resilience/status';
 import {
   TEST_METHODS,
-  behaviourMetadata,
   callBidi,
   callServerStream,
   callUnary,
   createTestClient,
-  startTestBackend,
   testServiceClient,
   waitUntil,
-  type Behaviour,
-  type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import {
   createCircuitBreakerInterceptor,
   type BreakerStateChange,
   type CircuitBreakerOptions,
 } from './index';
+import { meta, useBackend } from './loopback.test.helper';
 
-let backend: TestBackend;
-const clients: TestServiceClient[] = [];
-beforeEach(async () => {
-  backend = await startTestBackend();
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
-});
+const fixture = useBackend();
 
 function breakerClient(options: CircuitBreakerOptions = {}) {
   const breaker = createCircuitBreakerInterceptor({ target: 'test', ...options });
-  const client = createTestClient(backend.address, { interceptors: [breaker.interceptor] });
-  clients.push(client);
+  const client = createTestClient(fixture.backend.address, { interceptors: [breaker.interceptor] });
+  fixture.clients.push(client);
   return { breaker, client };
 }
-const meta = (behaviour: Behaviour) => ({ metadata: behaviourMetadata(behaviour) });
 const failing = meta({ failCode: Status.UNAVAILABLE });
 
 it('1. five UNAVAILABLE open it: the sixth fails at once, unsent; a probe after the wait closes it', async () => {
@@ -56,13 +43,13 @@ it('1. five UNAVAILABLE open it: the sixth fails at once, unsent; a probe after 
   }
   const durations = rejected.map((o) => o.durationMs).sort((a, b) => a - b);
   expect(durations[10]).toBeLessThan(1); // median under 1 ms
-  expect(backend.counters.calls).toBe(5); // no sixth call reached the server
+  expect(fixture.backend.counters.calls).toBe(5); // no sixth call reached the server
 
   await waitUntil(() => breaker.stateOf() === 'half-open', { timeoutMs: 1000 });
   const probe = await callUnary(client, 'GetItem', {});
   expect(probe.status.code).toBe(Status.OK);
   expect(breaker.stateOf()).toBe('closed');
-  expect(backend.counters.calls).toBe(6);
+  expect(fixture.backend.counters.calls).toBe(6);
 });
 
 it("2. a storm of INVALID_ARGUMENT and the caller's own cancellations never open it", async () => {
@@ -143,12 +130,12 @@ it('3. half-open with 50 concurrent callers: exactly one probe reaches the serve
   await callUnary(client, 'GetItem', {}, failing);
   await callUnary(client, 'GetItem', {}, failing);
   expect(breaker.stateOf()).toBe('open');
-  backend.counters.reset();
+  fixture.backend.counters.reset();
   now += 1000;
   const outcomes = await Promise.all(
     Array.from({ length: 50 }, () => callUnary(client, 'GetItem', {}, meta({ delayMs: 50 }))),
   );
-  expect(backend.counters.calls).toBe(1);
+  expect(fixture.backend.counters.calls).toBe(1);
   const ok = outcomes.filter((o) => o.status.code === Status.OK);
   const rejected = outcomes.filter(
     (o) => o.status.metadata.get(REASON_METADATA_KEY)[0] === 'circuit-open',
@@ -232,7 +219,7 @@ it('inside retry: each attempt counts, and an open circuit ends the retry loop w
   const breaker = createCircuitBreakerInterceptor({ target: 'test', consecutiveFailures: 3 });
   const giveUps: GiveUpEvent[] = [];
   const methods = methodsFromService(testServiceClient().service);
-  const client = createTestClient(backend.address, {
+  const client = createTestClient(fixture.backend.address, {
     interceptors: [
       createRetryInterceptor({
         methods,
@@ -244,14 +231,14 @@ it('inside retry: each attempt counts, and an open circuit ends the retry loop w
       breaker.interceptor,
     ],
   });
-  clients.push(client);
+  fixture.clients.push(client);
   await callUnary(client, 'GetItem', {}, failing); // 3 attempts, 3 failures: open
-  expect(backend.counters.calls).toBe(3);
+  expect(fixture.backend.counters.calls).toBe(3);
   expect(breaker.stateOf()).toBe('open');
   const outcome = await callUnary(client, 'GetItem', {}, failing);
   expect(outcome.status.metadata.get(REASON_METADATA_KEY)).toEqual(['circuit-open']);
   expect(giveUps.at(-1)).toMatchObject({ reason: 'circuit-open', attempts: 1 });
-  expect(backend.counters.calls).toBe(3);
+  expect(fixture.backend.counters.calls).toBe(3);
 });
 
 it('bulkhead: over the cap, calls fail at once with RESOURCE_EXHAUSTED marked local', async () => {
@@ -285,8 +272,18 @@ it.each<[unknown, string]>([
   [{ scope: 'host' }, 'breaker.scope must be one of "target", "method", received "host"'],
   [
     { failureRate: { threshold: 2 } },
-    'breaker.failureRate.threshold must be a finite number from 0.01 to 1, received 2',
+    'breaker.failureRate.threshold must be a finite number from 0.01 to 0.99, received 2',
   ],
+  // cockatiel's CountBreaker throws a RangeError for 1: caught here, as a ConfigError.
+  [
+    { failureRate: { threshold: 1 } },
+    'breaker.failureRate.threshold must be a finite number from 0.01 to 0.99, received 1',
+  ],
+  [
+    { applicationFailureWeight: 1.5 },
+    'breaker.applicationFailureWeight must be a finite number from 0 to 1, received 1.5',
+  ],
+  [{ onStateChange: 'log' }, 'breaker.onStateChange must be a function, received "log"'],
   [
     { bulkhead: {} },
     'breaker.bulkhead.maxConcurrent is required with a bulkhead, received undefined',

@@ -9,21 +9,15 @@ import {
   type IBreaker,
   type IDisposable,
 } from 'cockatiel';
+import type { CallOutcome } from './call-outcome';
 import type { ResolvedCircuitBreakerOptions } from './options';
-
-/** A breaker's state, named as in docs/architecture.md. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-/** A change of state. */
-export interface BreakerStateChange {
-  /** The target, or `target method` with method scope. */
-  name: string;
-  from: BreakerState;
-  to: BreakerState;
-}
+import type { BreakerState, BreakerStateChange } from './state-change';
 
 /** Whether a call may go, and if so whether it is a half-open probe. */
 export type Admission = 'pass' | 'probe' | 'reject';
+
+/** Weights that add up to 1 in floating point may land a hair below it (0.1 × 10). */
+const WHOLE_FAILURE = 1 - 1e-9;
 
 /** Trips when any of its breakers would (consecutive failures, or a failure rate). */
 class AnyBreaker implements IBreaker {
@@ -56,6 +50,8 @@ export class CircuitBreaker {
   private readonly breaker: IBreaker;
   private openUntil = 0;
   private probesInFlight = 0;
+  /** Weight of the application failures since the last whole failure or success, below 1. */
+  private credit = 0;
   private backoff: IBackoff<unknown> | undefined;
   private readonly changes = new EventEmitter<BreakerStateChange>();
 
@@ -97,37 +93,45 @@ export class CircuitBreaker {
     return 'probe';
   }
 
-  /** A call (or probe) succeeded: the server answered. */
-  onSuccess(probe: boolean): void {
+  /**
+   * Records how a call admitted by {@link admit} ended (see `CallOutcome`). A probe closes the
+   * circuit when the server answered at all (OK, the caller's error, its application's error: the
+   * target is up), and opens it again, for a longer wait, when it could not serve.
+   */
+  record(outcome: CallOutcome, probe: boolean): void {
     if (probe) {
       this.probesInFlight--;
-      if (this.state === 'half-open') this.close();
-      return;
+      if (this.state !== 'half-open' || outcome === 'neutral') return;
+      return outcome === 'failure' ? this.open() : this.close();
     }
-    if (this.state === 'closed') this.breaker.success(CircuitState.Closed);
+    if (this.state !== 'closed') return; // a call admitted before the circuit opened
+    if (outcome === 'success') {
+      this.credit = 0;
+      this.breaker.success(CircuitState.Closed);
+    } else if (outcome === 'failure') {
+      this.fail();
+    } else if (outcome === 'application-failure') {
+      // Weighed: cockatiel's breakers count whole failures, so the weights add up to one first.
+      this.credit += this.options.applicationFailureWeight;
+      if (this.credit >= WHOLE_FAILURE) {
+        this.credit -= 1;
+        this.fail();
+      }
+    }
   }
 
-  /** A call (or probe) failed in a way that counts against the server. */
-  onFailure(probe: boolean): void {
-    if (probe) {
-      this.probesInFlight--;
-      if (this.state === 'half-open') this.open();
-      return;
-    }
-    if (this.state === 'closed' && this.breaker.failure(CircuitState.Closed)) this.open();
-  }
-
-  /** A probe ended without telling anything of the server (the caller's error, a cancel). */
-  onNeutral(probe: boolean): void {
-    if (probe) this.probesInFlight--;
+  private fail(): void {
+    if (this.breaker.failure(CircuitState.Closed)) this.open();
   }
 
   private open(): void {
     this.backoff = (this.backoff ?? this.newBackoff()).next(undefined);
     this.openUntil = this.options.now() + this.backoff.duration;
-    this.transition('open');
+    this.credit = 0;
+    this.transition('open', this.backoff.duration);
   }
 
+  /** Closing forgets the probe backoff: the next opening waits `halfOpenAfterMs` again. */
   private close(): void {
     this.backoff = undefined;
     this.breaker.success(CircuitState.HalfOpen);
@@ -145,10 +149,14 @@ export class CircuitBreaker {
     });
   }
 
-  private transition(to: BreakerState): void {
+  private transition(to: BreakerState, probeAfterMs?: number): void {
     const from = this.state;
     if (from === to) return;
     this.state = to;
-    this.changes.emit({ name: this.name, from, to });
+    this.changes.emit(
+      probeAfterMs === undefined
+        ? { name: this.name, from, to }
+        : { name: this.name, from, to, probeAfterMs },
+    );
   }
 }

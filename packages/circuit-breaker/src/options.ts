@@ -6,20 +6,52 @@ import {
   numberOption,
   objectOption,
 } from '@grpc-resilience/status';
+import type { BreakerStateChange } from './state-change';
+
+/** First wait before a probe, ms: a blip of a second or two costs about that, not 30 s. */
+export const DEFAULT_HALF_OPEN_AFTER_MS = 1000;
+/** Longest wait between probes while they keep failing, ms (Finagle's and Envoy's 30 s). */
+export const DEFAULT_MAX_HALF_OPEN_AFTER_MS = 30_000;
+/** An application's error (UNKNOWN, INTERNAL, DATA_LOSS, an off-table code) counts 1/5. */
+export const DEFAULT_APPLICATION_FAILURE_WEIGHT = 0.2;
 
 /** Options of {@link createCircuitBreakerInterceptor}. */
 export interface CircuitBreakerOptions {
-  /** Open after this many server-side failures in a row. Default 5. */
+  /**
+   * Open after this many failed calls in a row, each weighed (see `applicationFailureWeight`).
+   * A call is a logical call when the breaker sits outside the retry, as the channel factory puts
+   * it. Default 5. Range 1..10000. cockatiel `ConsecutiveBreaker`; Envoy outlier detection's
+   * `consecutive_5xx`; Finagle `FailureAccrualFactory` consecutive failures (5).
+   */
   consecutiveFailures?: number;
+  /**
+   * How much one failure the server's application answered with counts: UNKNOWN (what a Node
+   * handler's thrown Error becomes), INTERNAL, DATA_LOSS, or a code outside the table (402…), all
+   * sent in the server's trailers. A transport failure, a local deadline and UNAVAILABLE,
+   * DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED count 1. With 0.2, five such errors in a row count as
+   * one failure, and a success in between wipes them. Default 0.2. Range 0..1 (0: never counted).
+   * Envoy splits the same way: `consecutive_gateway_failure` (502/503/504) beside
+   * `consecutive_5xx`; Finagle asks its `ResponseClassifier`.
+   */
+  applicationFailureWeight?: number;
   /**
    * Also open when, of the last `windowSize` calls, at least `threshold` (0..1) failed, once
    * `minimumCalls` have been seen. Counted in calls, not time, so it trips at low traffic too
    * (cockatiel's CountBreaker; its time-sampled breaker needs a minimum rate). Default off.
    */
   failureRate?: false | { threshold?: number; windowSize?: number; minimumCalls?: number };
-  /** Wait this long while open before letting probes through. Default 30000 ms. */
+  /**
+   * Wait this long after opening before the first probe. Default 1000 ms. Range 1..3600000.
+   * cockatiel `halfOpenAfter`; Envoy `base_ejection_time` (30 s); Finagle's probe backoff start (5 s).
+   */
   halfOpenAfterMs?: number;
-  /** When above `halfOpenAfterMs`, each failed probe doubles the wait up to this. Default: no growth. */
+  /**
+   * Each failed probe doubles the wait before the next, up to this; a probe that succeeds closes
+   * the circuit and starts the next opening from `halfOpenAfterMs` again. Default 30000 ms, or
+   * `halfOpenAfterMs` when that is larger. Range `halfOpenAfterMs`..3600000 (equal: no growth).
+   * cockatiel `halfOpenAfter: new ExponentialBackoff({ initialDelay, maxDelay })`; Envoy
+   * `max_ejection_time`.
+   */
   maxHalfOpenAfterMs?: number;
   /** Calls let through at once while half-open; the rest are rejected at once. Default 1. */
   halfOpenProbes?: number;
@@ -29,12 +61,19 @@ export interface CircuitBreakerOptions {
   target?: string;
   /** Cap on concurrent calls; over it calls fail RESOURCE_EXHAUSTED at once. Default off. */
   bulkhead?: false | { maxConcurrent: number };
+  /**
+   * Told of every state change of every circuit (for metrics and logs); called through
+   * `callUserCode`, so a listener that throws costs no call its outcome. Default none. Same as
+   * subscribing with `onStateChange()` on the interceptor; cockatiel `onStateChange`.
+   */
+  onStateChange?: (change: BreakerStateChange) => void;
   /** Clock (ms), injectable for tests. Default `Date.now`. */
   now?: () => number;
 }
 
 export interface ResolvedCircuitBreakerOptions {
   readonly consecutiveFailures: number;
+  readonly applicationFailureWeight: number;
   readonly failureRate: { threshold: number; windowSize: number; minimumCalls: number } | undefined;
   readonly halfOpenAfterMs: number;
   readonly maxHalfOpenAfterMs: number;
@@ -42,11 +81,13 @@ export interface ResolvedCircuitBreakerOptions {
   readonly scope: 'target' | 'method';
   readonly target: string;
   readonly maxConcurrent: number | undefined;
+  readonly onStateChange: ((change: BreakerStateChange) => void) | undefined;
   readonly now: () => number;
 }
 
 const KEYS = [
   'consecutiveFailures',
+  'applicationFailureWeight',
   'failureRate',
   'halfOpenAfterMs',
   'maxHalfOpenAfterMs',
@@ -54,6 +95,7 @@ const KEYS = [
   'scope',
   'target',
   'bulkhead',
+  'onStateChange',
   'now',
 ] as const;
 
@@ -63,14 +105,16 @@ export function resolveCircuitBreakerOptions(
   path = 'breaker',
 ): ResolvedCircuitBreakerOptions {
   const input = objectOption(path, options, KEYS);
-  const halfOpenAfterMs = integerOption(`${path}.halfOpenAfterMs`, input.halfOpenAfterMs, 30_000, {
-    min: 1,
-    max: 3_600_000,
-  });
+  const halfOpenAfterMs = integerOption(
+    `${path}.halfOpenAfterMs`,
+    input.halfOpenAfterMs,
+    DEFAULT_HALF_OPEN_AFTER_MS,
+    { min: 1, max: 3_600_000 },
+  );
   const maxHalfOpenAfterMs = integerOption(
     `${path}.maxHalfOpenAfterMs`,
     input.maxHalfOpenAfterMs,
-    halfOpenAfterMs,
+    Math.max(DEFAULT_MAX_HALF_OPEN_AFTER_MS, halfOpenAfterMs),
     {
       min: 1,
       max: 3_600_000,
@@ -95,9 +139,10 @@ export function resolveCircuitBreakerOptions(
       max: 100_000,
     });
     failureRate = {
+      // cockatiel's CountBreaker takes a threshold strictly between 0 and 1.
       threshold: numberOption(`${path}.failureRate.threshold`, rate.threshold, 0.5, {
         min: 0.01,
-        max: 1,
+        max: 0.99,
       }),
       windowSize,
       minimumCalls: integerOption(
@@ -136,6 +181,12 @@ export function resolveCircuitBreakerOptions(
       5,
       { min: 1, max: 10_000 },
     ),
+    applicationFailureWeight: numberOption(
+      `${path}.applicationFailureWeight`,
+      input.applicationFailureWeight,
+      DEFAULT_APPLICATION_FAILURE_WEIGHT,
+      { min: 0, max: 1 },
+    ),
     failureRate,
     halfOpenAfterMs,
     maxHalfOpenAfterMs,
@@ -146,6 +197,10 @@ export function resolveCircuitBreakerOptions(
     scope: enumOption(`${path}.scope`, input.scope, 'target', ['target', 'method'] as const),
     target,
     maxConcurrent,
+    onStateChange:
+      input.onStateChange === undefined
+        ? undefined
+        : functionOption(`${path}.onStateChange`, input.onStateChange, () => undefined),
     now: functionOption(`${path}.now`, input.now, Date.now),
   });
 }
