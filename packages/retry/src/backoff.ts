@@ -32,3 +32,33 @@ export function parsePushback(trailers: Metadata | undefined): number | 'stop' |
   const ms = Number(text);
   return ms > 2 ** 31 - 1 ? 'stop' : ms;
 }
+
+/**
+ * The wait before retry number `retry`, given what the server said. A `grpc-retry-pushback-ms`
+ * value is used as is (gRFC A6: it replaces the backoff). A `google.rpc.RetryInfo` delay is a
+ * floor: the client waits at least that long, then backs off from it with full jitter, so the
+ * clients that one overloaded server told "300 ms" do not all return at the same instant. When
+ * both are present the longer wait wins.
+ */
+export function retryDelayMs(
+  retry: number,
+  pushbackMs: number | undefined,
+  retryInfoMs: number | undefined,
+  backoff: {
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    multiplier: number;
+    random: () => number;
+  },
+): number {
+  if (pushbackMs !== undefined && retryInfoMs === undefined) return pushbackMs;
+  const jittered = backoffDelayMs(
+    retry,
+    backoff.initialBackoffMs,
+    backoff.maxBackoffMs,
+    backoff.multiplier,
+    backoff.random,
+  );
+  const hinted = retryInfoMs === undefined ? jittered : retryInfoMs + jittered;
+  return pushbackMs === undefined ? hinted : Math.max(pushbackMs, hinted);
+}

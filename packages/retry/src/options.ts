@@ -20,6 +20,10 @@ export type GiveUpReason =
   | 'budget'
   | 'deadline'
   | 'pushback'
+  /** The server's `google.rpc.RetryInfo` could not be read. */
+  | 'retry-info'
+  /** The target's client-side throttle refused the attempt locally. */
+  | 'throttled'
   | 'committed'
   | 'circuit-open'
   | 'bulkhead';

@@ -3,9 +3,10 @@ import {
   REASON_METADATA_KEY,
   classifyStatus,
   isMessageTooLarge,
+  readRetryInfoMs,
   type StatusClass,
 } from '@grpc-resilience/status';
-import { backoffDelayMs, parsePushback } from './backoff';
+import { parsePushback, retryDelayMs } from './backoff';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
 
 /** What to do after a failed attempt. */
@@ -50,9 +51,10 @@ export function decideRetry(
   facts: AttemptFacts,
   options: ResolvedRetryOptions,
 ): RetryDecision {
-  // The layer's own refusals (an open circuit, a full bulkhead) would refuse a retry too.
+  // The layer's own refusals (an open circuit, a full bulkhead, the throttle) would refuse a
+  // retry too.
   const refusal = status.metadata?.get(REASON_METADATA_KEY)[0];
-  if (refusal === 'circuit-open' || refusal === 'bulkhead')
+  if (refusal === 'circuit-open' || refusal === 'bulkhead' || refusal === 'throttled')
     return { retry: false, reason: refusal };
   const cls = classifyStatus(status, { headersReceived: facts.headersReceived ?? false });
   if (!isRetryableStatus(status, cls, options.retryableCodes))
@@ -62,15 +64,10 @@ export function decideRetry(
   if (facts.attempts >= options.maxAttempts) return { retry: false, reason: 'max-attempts' };
   const pushback = parsePushback(status.metadata);
   if (pushback === 'stop') return { retry: false, reason: 'pushback' };
-  const delayMs =
-    pushback ??
-    backoffDelayMs(
-      facts.attempts,
-      options.initialBackoffMs,
-      options.maxBackoffMs,
-      options.multiplier,
-      options.random,
-    );
+  // A hint the client cannot read is a server asking for something unknown: do not retry.
+  const retryInfo = readRetryInfoMs(status.metadata);
+  if (retryInfo === 'malformed') return { retry: false, reason: 'retry-info' };
+  const delayMs = retryDelayMs(facts.attempts, pushback, retryInfo, options);
   // Never sleep past the deadline: give up now with the real status instead.
   if (options.now() + delayMs >= facts.deadline) return { retry: false, reason: 'deadline' };
   if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
