@@ -111,7 +111,7 @@ it('A -> B -> C: each hop inherits what is left of the first deadline', async ()
   }
 });
 
-it('a cancelled call to A cancels B and C within 50 ms', async () => {
+it('a cancelled call to A cancels B and C, long before any deadline would', async () => {
   const c = await startHop(10_000);
   const b = await startHop(0, c);
   const a = await startHop(0, b);
@@ -132,8 +132,10 @@ it('a cancelled call to A cancels B and C within 50 ms', async () => {
   );
   expect(outcome.status.code).toBe(grpc.status.CANCELLED);
   await waitUntil(() => c.abortedAt !== undefined && b.abortedAt !== undefined);
-  expect(b.abortedAt! - cancelledAt).toBeLessThanOrEqual(50);
-  expect(c.abortedAt! - cancelledAt).toBeLessThanOrEqual(50);
+  // Here it takes a few ms; the 5 s deadline would end them 5,000 ms after the call began. A
+  // bound far below that and far above a loaded CI machine's scheduling delays.
+  expect(b.abortedAt! - cancelledAt).toBeLessThan(1000);
+  expect(c.abortedAt! - cancelledAt).toBeLessThan(1000);
 });
 
 it('the incoming deadline passing cancels the outgoing call, whose own deadline is shorter', async () => {
