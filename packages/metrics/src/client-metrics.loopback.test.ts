@@ -1,0 +1,282 @@
+import { status as Status } from '@grpc/grpc-js';
+import { createCircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
+import { createDeadlineInterceptor } from '@grpc-resilience/deadline';
+import { createRetryInterceptor } from '@grpc-resilience/retry';
+import { ConfigError, methodsFromService } from '@grpc-resilience/status';
+import {
+  TEST_METHODS,
+  behaviourMetadata,
+  callUnary,
+  createTestClient,
+  startTestBackend,
+  testServiceClient,
+  type Behaviour,
+  type TestBackend,
+  type TestServiceClient,
+} from '@grpc-resilience/testing';
+import { createNoopMeter, type MeterProvider } from '@opentelemetry/api';
+import {
+  HEADROOM_BUCKETS,
+  LATENCY_BUCKETS_S,
+  SIZE_BUCKETS_BYTES,
+  createClientMetrics,
+  createServerMetrics,
+  type ClientMetrics,
+} from './index';
+import { startSdkMetrics } from './sdk-reader.test.helper';
+
+const GET = TEST_METHODS.getItem.slice(1);
+const CHARGE = TEST_METHODS.charge.slice(1);
+
+let sdk: ReturnType<typeof startSdkMetrics>;
+let backend: TestBackend;
+let metrics: ClientMetrics;
+let target: string;
+const clients: TestServiceClient[] = [];
+
+beforeEach(async () => {
+  sdk = startSdkMetrics();
+  const server = createServerMetrics({ meterProvider: sdk.provider })!;
+  backend = await startTestBackend({ serverOptions: { interceptors: [server.interceptor] } });
+  target = `dns:///${backend.address}`;
+  metrics = createClientMetrics({ meterProvider: sdk.provider, target: backend.address })!;
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  backend.kill();
+  await sdk.shutdown();
+});
+
+/** The layer's client chain, as the channel factory composes it, with metrics at both ends. */
+function layeredClient(consecutiveFailures = 5) {
+  const breaker = createCircuitBreakerInterceptor({
+    target: 'test',
+    consecutiveFailures,
+    halfOpenAfterMs: 60_000,
+  });
+  const watch = metrics.watchBreaker(breaker);
+  const client = createTestClient(backend.address, {
+    interceptors: [
+      metrics.callInterceptor,
+      createDeadlineInterceptor(),
+      createRetryInterceptor({
+        methods: methodsFromService(testServiceClient().service),
+        initialBackoffMs: 20,
+        maxBackoffMs: 20,
+      }),
+      breaker.interceptor,
+      metrics.attemptInterceptor,
+    ],
+  });
+  clients.push(client);
+  return { client, breaker, watch };
+}
+const meta = (behaviour: Behaviour) => ({ metadata: behaviourMetadata(behaviour) });
+
+describe('client and server metrics with the OpenTelemetry SDK', () => {
+  test('a success: gRFC A66 names, units, attributes and one count each', async () => {
+    const { client } = layeredClient();
+    const request = { id: 'a', value: 'payload' };
+    const outcome = await callUnary(client, 'GetItem', request, { timeoutMs: 5000 });
+    expect(outcome.status.code).toBe(Status.OK);
+
+    const got = await sdk.collect();
+    expect(got.names()).toEqual([
+      'grpc.client.attempt.duration',
+      'grpc.client.attempt.rcvd_total_compressed_message_size',
+      'grpc.client.attempt.sent_total_compressed_message_size',
+      'grpc.client.attempt.started',
+      'grpc.client.call.duration',
+      'grpc.server.call.duration',
+      'grpc.server.call.started',
+      'grpc_resilience.client.deadline.headroom',
+      'grpc_resilience.server.deadline.remaining',
+    ]);
+    const units = Object.fromEntries(got.names().map((name) => [name, got.unit(name)]));
+    expect(units).toEqual({
+      'grpc.client.attempt.duration': 's',
+      'grpc.client.attempt.rcvd_total_compressed_message_size': 'By',
+      'grpc.client.attempt.sent_total_compressed_message_size': 'By',
+      'grpc.client.attempt.started': '{attempt}',
+      'grpc.client.call.duration': 's',
+      'grpc.server.call.duration': 's',
+      'grpc.server.call.started': '{call}',
+      'grpc_resilience.client.deadline.headroom': '1',
+      'grpc_resilience.server.deadline.remaining': 's',
+    });
+    const call = { 'grpc.method': GET, 'grpc.target': target };
+    const ok = { ...call, 'grpc.status': 'OK' };
+    expect(got.series('grpc.client.attempt.started')).toEqual([{ attributes: call, value: 1 }]);
+    expect(got.series('grpc.client.attempt.duration').map((s) => [s.attributes, s.count])).toEqual([
+      [ok, 1],
+    ]);
+    const callDuration = got.find('grpc.client.call.duration', ok)!;
+    expect(callDuration.count).toBe(1);
+    expect(callDuration.boundaries).toEqual(LATENCY_BUCKETS_S);
+    // The request's bytes as grpc-js serialized them, and a reply that came back.
+    const serialized = testServiceClient().service.GetItem.requestSerialize(request).length;
+    const sent = got.find('grpc.client.attempt.sent_total_compressed_message_size', ok)!;
+    expect([sent.count, sent.sum]).toEqual([1, serialized]);
+    expect(sent.boundaries).toEqual(SIZE_BUCKETS_BYTES);
+    const rcvd = got.find('grpc.client.attempt.rcvd_total_compressed_message_size', ok)!;
+    expect(rcvd.count).toBe(1);
+    expect(rcvd.sum).toBeGreaterThan(0);
+    // The server's side of the same call: no target (gRFC A66).
+    expect(got.series('grpc.server.call.started')).toEqual([
+      { attributes: { 'grpc.method': GET }, value: 1 },
+    ]);
+    expect(
+      got.find('grpc.server.call.duration', { 'grpc.method': GET, 'grpc.status': 'OK' })!.count,
+    ).toBe(1);
+    // Headroom: nearly all of 5 s was left.
+    const headroom = got.find('grpc_resilience.client.deadline.headroom', ok)!;
+    expect(headroom.boundaries).toEqual(HEADROOM_BUCKETS);
+    expect(headroom.count).toBe(1);
+    expect(headroom.sum).toBeGreaterThan(0.9);
+    expect(headroom.sum).toBeLessThanOrEqual(1);
+  });
+
+  test('a retried call: two attempts, one call, A96 retries and retry delay', async () => {
+    const { client } = layeredClient();
+    const outcome = await callUnary(
+      client,
+      'GetItem',
+      { id: 'r' },
+      meta({ callId: 'retried', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
+    );
+    expect(outcome.status.code).toBe(Status.OK);
+
+    const got = await sdk.collect();
+    const call = { 'grpc.method': GET, 'grpc.target': target };
+    expect(got.series('grpc.client.attempt.started')).toEqual([{ attributes: call, value: 2 }]);
+    const attempts = got.series('grpc.client.attempt.duration');
+    expect(attempts.map((s) => [s.attributes['grpc.status'], s.count]).sort()).toEqual([
+      ['OK', 1],
+      ['UNAVAILABLE', 1],
+    ]);
+    expect(got.series('grpc.client.call.duration').map((s) => [s.attributes, s.count])).toEqual([
+      [{ ...call, 'grpc.status': 'OK' }, 1],
+    ]);
+    const retries = got.find('grpc.client.call.retries', call)!;
+    expect([retries.count, retries.sum]).toEqual([1, 1]);
+    expect(got.unit('grpc.client.call.retries')).toBe('{retry}');
+    expect(retries.boundaries).toEqual([1, 2, 3, 4, 5]);
+    // The backoff was drawn from (0, 20 ms] with full jitter: the delay between the attempts
+    // lies inside the call's duration.
+    const delay = got.find('grpc.client.call.retry_delay', call)!;
+    expect(delay.count).toBe(1);
+    expect(got.unit('grpc.client.call.retry_delay')).toBe('s');
+    expect(delay.sum).toBeGreaterThanOrEqual(0);
+    expect(delay.sum).toBeLessThan(got.series('grpc.client.call.duration')[0].sum!);
+    expect(got.series('grpc.client.call.hedges')).toEqual([]);
+    expect(got.series('grpc.server.call.started')[0].value).toBe(2);
+  });
+
+  test('a call refused by an open circuit: counted by reason, and no attempt started', async () => {
+    const { client, watch } = layeredClient(1);
+    // Charge is not idempotent: its UNAVAILABLE is not retried and opens the circuit (1 failure).
+    const failed = await callUnary(client, 'Charge', {}, meta({ failCode: Status.UNAVAILABLE }));
+    expect(failed.status.code).toBe(Status.UNAVAILABLE);
+    const refused = await callUnary(client, 'Charge', {});
+    expect(refused.status.code).toBe(Status.UNAVAILABLE);
+    expect(refused.status.details).toMatch(/circuit open/);
+    watch.dispose();
+
+    const got = await sdk.collect();
+    const call = { 'grpc.method': CHARGE, 'grpc.target': target };
+    expect(got.find('grpc.client.attempt.started', call)!.value).toBe(1);
+    expect(
+      got.find('grpc.client.call.duration', { ...call, 'grpc.status': 'UNAVAILABLE' })!.count,
+    ).toBe(2);
+    expect(got.series('grpc_resilience.client.call.refused')).toEqual([
+      { attributes: { ...call, 'grpc_resilience.reason': 'circuit-open' }, value: 1 },
+    ]);
+    expect(got.unit('grpc_resilience.client.call.refused')).toBe('{call}');
+    const stopped = got.series('grpc_resilience.client.retry.stopped');
+    expect(stopped.map((s) => [s.attributes['grpc_resilience.reason'], s.value]).sort()).toEqual([
+      ['circuit-open', 1],
+      ['not-idempotent', 1],
+    ]);
+    const circuit = { 'grpc.target': target, 'grpc_resilience.circuit': 'test' };
+    expect(got.series('grpc_resilience.client.breaker.transitions')).toEqual([
+      { attributes: { ...circuit, 'grpc_resilience.state': 'open' }, value: 1 },
+    ]);
+    const states = got.series('grpc_resilience.client.breaker.state');
+    expect(states.map((s) => [s.attributes['grpc_resilience.state'], s.value]).sort()).toEqual([
+      ['closed', 0],
+      ['half-open', 0],
+      ['open', 1],
+    ]);
+    // The server saw the first call only.
+    expect(got.series('grpc.server.call.started')).toEqual([
+      { attributes: { 'grpc.method': CHARGE }, value: 1 },
+    ]);
+  });
+
+  test('deadline headroom: a call that ran out of time lands at 0; the server saw what was left', async () => {
+    const { client } = layeredClient();
+    const outcome = await callUnary(
+      client,
+      'GetItem',
+      { id: 'h' },
+      { ...meta({ hang: true }), timeoutMs: 200 },
+    );
+    expect(outcome.status.code).toBe(Status.DEADLINE_EXCEEDED);
+
+    const got = await sdk.collect();
+    const exceeded = {
+      'grpc.method': GET,
+      'grpc.target': target,
+      'grpc.status': 'DEADLINE_EXCEEDED',
+    };
+    const headroom = got.find('grpc_resilience.client.deadline.headroom', exceeded)!;
+    expect(headroom.count).toBe(1);
+    expect(headroom.bucketCounts![0]).toBe(1); // the (-inf, 0] bucket
+    const arrival = got.find('grpc_resilience.server.deadline.remaining', { 'grpc.method': GET })!;
+    expect(arrival.count).toBe(1);
+    // At most the 200 ms the client gave, and not all of it gone on the way.
+    expect(arrival.sum).toBeLessThanOrEqual(0.2);
+    expect(arrival.sum).toBeGreaterThan(0.05);
+  });
+
+  test('methods not registered are recorded as "other" (gRFC A66)', async () => {
+    const only = createClientMetrics({
+      meterProvider: sdk.provider,
+      target: backend.address,
+      methods: [TEST_METHODS.putItem],
+    })!;
+    const client = createTestClient(backend.address, {
+      interceptors: [only.callInterceptor, only.attemptInterceptor],
+    });
+    clients.push(client);
+    await callUnary(client, 'GetItem', { id: 'o' });
+    await callUnary(client, 'PutItem', { id: 'o' });
+    const got = await sdk.collect();
+    expect(
+      got
+        .series('grpc.client.attempt.started')
+        .map((s) => s.attributes['grpc.method'])
+        .sort(),
+    ).toEqual(['grpc_resilience.test.v1.TestService/PutItem', 'other']);
+  });
+});
+
+describe('without a meter provider', () => {
+  test('nothing to record: no interceptors at all', () => {
+    // Nothing is registered with @opentelemetry/api in this test file.
+    expect(createClientMetrics()).toBeUndefined();
+    expect(createServerMetrics()).toBeUndefined();
+    const noop: MeterProvider = { getMeter: () => createNoopMeter() };
+    expect(createClientMetrics({ meterProvider: noop })).toBeUndefined();
+  });
+
+  test('bad options throw a ConfigError naming the option', () => {
+    expect(() => createClientMetrics({ maxMethods: 0 })).toThrow(ConfigError);
+    expect(() => createClientMetrics({ maxMethods: 0 })).toThrow(/metrics.maxMethods/);
+    expect(() => createClientMetrics({ methods: ['GetItem'] })).toThrow(/metrics.methods/);
+    expect(() => createClientMetrics({ target: '' })).toThrow(/metrics.target/);
+    expect(() => createClientMetrics({ meterProvider: {} as MeterProvider })).toThrow(
+      /metrics.meterProvider/,
+    );
+  });
+});
