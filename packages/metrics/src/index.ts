@@ -25,3 +25,4 @@ export {
   ATTR_OUTCOME,
   type InstrumentSpec,
 } from './names';
+export { prometheusViews, type PrometheusView } from './prometheus-views';
