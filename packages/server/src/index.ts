@@ -11,3 +11,20 @@ export {
   type DeliberateStatus,
   type AccidentStatus,
 } from './handler-error';
+export { ServerHealth, HEALTH_SERVICE_NAME, type ServingStatus } from './health';
+export { CallTracker, type ServerStatus } from './call-tracker';
+export {
+  drainServer,
+  resolveDrainOptions,
+  DEFAULT_DRAIN_DELAY_MS,
+  DEFAULT_GRACE_MS,
+  DEFAULT_STREAM_GRACE_MS,
+  DRAIN_DETAILS,
+  DRAIN_REASON,
+  type DrainOptions,
+  type ResolvedDrainOptions,
+  type DrainPhase,
+  type DrainResult,
+  type DrainTargets,
+} from './drain';
+export { drainOnSignal, type DrainOnSignalOptions } from './drain-on-signal';
