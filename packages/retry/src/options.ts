@@ -9,6 +9,12 @@ import {
   resolveMethodTable,
   type MethodsConfig,
 } from '@grpc-resilience/status';
+import {
+  ATTEMPT_OPTION_KEYS,
+  resolveAttemptOptions,
+  type AttemptOptions,
+  type ResolvedAttemptOptions,
+} from './attempt-options';
 import { DedupScopes } from './dedup-scopes';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 
@@ -48,7 +54,7 @@ export interface GiveUpEvent {
 }
 
 /** Options of {@link createRetryInterceptor}. */
-export interface RetryOptions {
+export interface RetryOptions extends AttemptOptions {
   /** Attempts in all, the first included. Default 3, from 1 to 10. grpc-js: `retryPolicy.maxAttempts` (capped at 5). */
   maxAttempts?: number;
   /** Ceiling of the first retry's delay (full jitter), ms. Default 100. grpc-js: `initialBackoff`. */
@@ -101,7 +107,7 @@ export interface RetryOptions {
   now?: () => number;
 }
 
-export interface ResolvedRetryOptions {
+export interface ResolvedRetryOptions extends ResolvedAttemptOptions {
   readonly maxAttempts: number;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
@@ -142,6 +148,7 @@ export const RETRY_OPTION_KEYS = [
   'onGiveUp',
   'random',
   'now',
+  ...ATTEMPT_OPTION_KEYS,
 ] as const;
 
 /** Validates and defaults {@link RetryOptions}; throws `ConfigError` naming the option. */
@@ -210,6 +217,7 @@ export function resolveRetryOptions(
         : functionOption(`${path}.onGiveUp`, input.onGiveUp, () => undefined),
     random: functionOption(`${path}.random`, input.random, Math.random),
     now: functionOption(`${path}.now`, input.now, Date.now),
+    ...resolveAttemptOptions(path, input),
   });
 }
 

@@ -75,6 +75,32 @@ export class RequestPipe {
     this.halfCloseSent = false;
   }
 
+  /**
+   * Whether a single request is complete (its message written and half-closed), so that a hedge
+   * can be handed all of it at once.
+   */
+  get isComplete(): boolean {
+    return this.halfClosed && !this.closed && !this.shape.requestStream;
+  }
+
+  /**
+   * Hands a hedge, beside the attempt the pipe serves, the whole of a complete single request
+   * (see {@link isComplete}): its message and the half-close.
+   */
+  copyTo(hedge: InterceptingCallInterface): void {
+    for (let position = 0; position < this.queue.end; position++)
+      hedge.sendMessage(this.queue.at(position));
+    hedge.halfClose();
+  }
+
+  /**
+   * The attempt the pipe served failed while a hedge, already handed everything by
+   * {@link copyTo}, lives on: the pipe now serves the hedge.
+   */
+  adopt(hedge: InterceptingCallInterface): void {
+    this.attempt = hedge;
+  }
+
   /** No more retries: forget what the attempt already has, and each message once handed over. */
   commit(): void {
     this.keeping = false;

@@ -1,4 +1,5 @@
 import type { InterceptingCall, Interceptor } from '@grpc/grpc-js';
+import { Hedging } from './hedging';
 import { resolveRetryOptions, type RetryOptions } from './options';
 import { RetryingCall } from './retrying-call';
 
@@ -7,13 +8,15 @@ import { RetryingCall } from './retrying-call';
  * only retryable statuses; only idempotent methods, requests that never reached the server, or
  * keyed calls to deduplicating servers; at most `maxAttempts`; full-jitter exponential backoff or
  * the server's pushback; never sleeping past the deadline; within a retry budget; streams only
- * until committed. Put it inside the deadline interceptor, so that one deadline covers every
+ * until committed; optionally a per-attempt timeout and hedging of idempotent unary calls. Put it inside the deadline interceptor, so that one deadline covers every
  * attempt, and keep grpc-js's own `retryPolicy` out of the service config.
  */
 export function createRetryInterceptor(options?: RetryOptions): Interceptor {
   const resolved = resolveRetryOptions(options);
   if (resolved.maxAttempts === 1)
     return (callOptions, nextCall) => nextCall(callOptions) as InterceptingCall;
+  // One client, one target: hedge delays and the hedge allowance are learnt per interceptor.
+  const hedging = resolved.hedging === undefined ? undefined : new Hedging(resolved.hedging);
   return (callOptions, nextCall) => {
     const idempotent =
       resolved.methods.lookup(callOptions.method_definition.path)?.idempotent ?? false;
@@ -23,6 +26,7 @@ export function createRetryInterceptor(options?: RetryOptions): Interceptor {
       nextCall,
       resolved,
       idempotent,
+      hedging,
     ) as unknown as InterceptingCall;
   };
 }

@@ -3,19 +3,44 @@ import { DedupScopes, resolveRetryOptions } from './index';
 import { decideRetry as decide, isKeyedRetrySafe } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
-const STATES: RetryState[] = ['attempting', 'replaying', 'backing-off', 'committed', 'finished'];
-const TRANSITIONS: RetryTransition[] = ['retry', 'resume', 'caught-up', 'commit', 'finish'];
+const STATES: RetryState[] = [
+  'attempting',
+  'replaying',
+  'timed-out',
+  'hedging',
+  'backing-off',
+  'committed',
+  'finished',
+];
+const TRANSITIONS: RetryTransition[] = [
+  'retry',
+  'resume',
+  'caught-up',
+  'attempt-timeout',
+  'hedge',
+  'hedge-dropped',
+  'commit',
+  'finish',
+];
 
 describe('the retry phases', () => {
   // Every allowed move; everything else is refused.
   const ALLOWED: Record<string, RetryState> = {
     'attempting retry': 'backing-off',
+    'attempting attempt-timeout': 'timed-out',
+    'attempting hedge': 'hedging',
     'attempting commit': 'committed',
     'attempting finish': 'finished',
     'replaying caught-up': 'attempting',
     'replaying retry': 'backing-off',
+    'replaying attempt-timeout': 'timed-out',
     'replaying commit': 'committed',
     'replaying finish': 'finished',
+    'timed-out retry': 'backing-off',
+    'timed-out commit': 'committed',
+    'timed-out finish': 'finished',
+    'hedging hedge-dropped': 'attempting',
+    'hedging finish': 'finished',
     'backing-off resume': 'replaying',
     'backing-off commit': 'committed',
     'backing-off finish': 'finished',
@@ -31,8 +56,21 @@ describe('the retry phases', () => {
     },
   );
 
+  it('a hedge starts only beside one plain attempt, and a hedged call never commits early', () => {
+    const hedgeFrom = STATES.filter((state) => {
+      try {
+        return nextRetryState(state, 'hedge') === 'hedging';
+      } catch {
+        return false;
+      }
+    });
+    expect(hedgeFrom).toEqual(['attempting']);
+    expect(() => nextRetryState('hedging', 'commit')).toThrow();
+    expect(() => nextRetryState('hedging', 'attempt-timeout')).toThrow();
+  });
+
   it('a committed or finished call is never retried; nothing leaves finished', () => {
-    expect(STATES.filter(isRetryable)).toEqual(['attempting', 'replaying']);
+    expect(STATES.filter(isRetryable)).toEqual(['attempting', 'replaying', 'timed-out']);
     for (const transition of TRANSITIONS)
       expect(() => nextRetryState('finished', transition)).toThrow();
   });

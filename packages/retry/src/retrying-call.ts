@@ -8,23 +8,37 @@ import {
 import {
   ATTEMPTS_METADATA_KEY,
   callUserCode,
+  classifyStatus,
   RETRY_STOPPED_METADATA_KEY,
   deadlineToMs,
   isFromTrailers,
   readDedupScope,
-  type DedupScope,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
-import { AttemptListener, type AttemptOwner } from './attempt-listener';
+import { Attempt, NO_RESPONSE, type AttemptOwner } from './attempt-listener';
+import {
+  ATTEMPT_TIMEOUT_CODE,
+  attemptTimeoutDetails,
+  avoidablePeer,
+  decideAfterTimeout,
+  hasUsefulTimeLeft,
+  localStatus,
+  nextAttemptMetadata,
+  perAttemptTimeoutFor,
+  type CallClock,
+} from './attempt-timing';
+import type { Hedging } from './hedging';
+import type { LatencyWindow } from './latency-window';
 import { RequestPipe, type RequestPipeOwner } from './request-pipe';
-import { decideRetry } from './retry-policy';
+import { decideRetry, isRetryableStatus } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
 type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
 
-const NO_RESPONSE = Symbol('no response');
+/** Details of the cancel a hedged call's losing attempt gets. */
+export const HEDGE_LOST_DETAILS = 'hedge: another attempt answered first';
 
 /**
  * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level),
@@ -34,34 +48,45 @@ const NO_RESPONSE = Symbol('no response');
  *
  * A single response (unary, client stream) is held, headers included, until its status, so it
  * never commits before the end; a streaming response commits on its first header or message.
- * The backoff timer keeps the process alive, as grpc-js's own pending call does.
+ * An idempotent unary call may be hedged: a second attempt beside the first, the first success
+ * wins. Timers a pending call waits on (backoff, hedge delay, per-attempt timeout) keep the
+ * process alive, as grpc-js's own pending call does.
  */
 export class RetryingCall implements InterceptingCallInterface, AttemptOwner, RequestPipeOwner {
   private state: RetryState = 'attempting';
-  private attempt: InterceptingCallInterface | undefined;
+  /** The attempt the request pipe serves: the only live one, or the first of a hedged pair. */
+  private attempt: Attempt | undefined;
+  /** A hedge live beside `attempt`. */
+  private hedge: Attempt | undefined;
   private attempts = 0;
   private listener: Partial<InterceptingListener> = {};
   private metadata!: Metadata;
   private readonly requests: RequestPipe;
   private readPending = false;
   private cancelled = false;
-  /** A single-response call's headers and response, held until its status says they stand. */
-  private headers: Metadata | undefined;
-  private response: unknown = NO_RESPONSE;
-  /** The current attempt received response headers; and the dedup scope they declared. */
-  private headersReceived = false;
-  private declaredScope: DedupScope | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
+  private hedgeTimer: NodeJS.Timeout | undefined;
   /** The caller's cancel, kept when it comes before `start`. */
   private cancelStatus: StatusObject | undefined;
+  /** While backing off: the failed attempt's status, the caller's if no attempt follows. */
+  private lastStatus: StatusObject | undefined;
+  /** Endpoints whose attempts failed: later attempts ask the balancer to avoid them. */
+  private failedPeers: string[] | undefined;
+  /** The method's latency window, when the call may be hedged. */
+  private readonly window: LatencyWindow | undefined;
+  private readonly clock: CallClock = { startedAt: 0, deadline: Infinity };
 
   constructor(
     private readonly callOptions: InterceptorOptions,
     private readonly nextCall: NextCall,
     private readonly options: ResolvedRetryOptions,
     private readonly idempotent: boolean,
+    private readonly hedging?: Hedging,
   ) {
-    this.requests = new RequestPipe(callOptions.method_definition, options.maxBufferBytes, this);
+    const method = callOptions.method_definition;
+    this.requests = new RequestPipe(method, options.maxBufferBytes, this);
+    if (hedging !== undefined && idempotent && !method.requestStream && !method.responseStream)
+      this.window = hedging.window(method.path);
   }
 
   /** The call's phase (for tests and diagnostics). */
@@ -84,6 +109,9 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
       return;
     }
     this.options.budget?.recordCall();
+    this.clock.startedAt = this.options.now();
+    this.clock.deadline = deadlineToMs(this.callOptions.deadline) ?? Infinity;
+    if (this.window !== undefined) this.hedging!.recordCall();
     this.startAttempt(metadata);
   }
 
@@ -92,12 +120,48 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   }
 
   private startAttempt(metadata: Metadata): void {
-    const attempt = this.nextCall(this.callOptions);
+    const attempt = this.launch(metadata, false);
+    // An attempt refused synchronously below has already been dealt with (retry or finish).
+    if (attempt.ended) return;
+    this.requests.attach(attempt.call);
+    if (this.readPending) attempt.call.startRead();
+    this.armAttemptTimer(attempt);
+    this.armHedgeTimer();
+  }
+
+  /**
+   * Makes and starts one attempt: the one the pipe serves, or a hedge beside it. It is the
+   * call's before it starts, so a status reported at once finds it live.
+   */
+  private launch(metadata: Metadata, asHedge: boolean): Attempt {
+    const attempt = new Attempt(this, this.options.now());
+    attempt.call = this.nextCall(this.callOptions);
     this.attempts++;
-    this.attempt = attempt;
-    attempt.start(metadata, new AttemptListener(this, attempt));
-    this.requests.attach(attempt);
-    if (this.readPending) attempt.startRead();
+    if (asHedge) {
+      this.hedge = attempt;
+      this.move('hedge');
+    } else {
+      this.attempt = attempt;
+    }
+    attempt.call.start(metadata, attempt);
+    return attempt;
+  }
+
+  private armAttemptTimer(attempt: Attempt): void {
+    const ms = perAttemptTimeoutFor(this.options, this.idempotent, this.attempts, this.clock);
+    if (ms !== undefined) attempt.timer = setTimeout(() => this.onAttemptTimeout(attempt, ms), ms);
+  }
+
+  private onAttemptTimeout(attempt: Attempt, ms: number): void {
+    attempt.timer = undefined;
+    if (attempt.ended || this.state === 'finished') return;
+    attempt.timedOut = true;
+    // A hedged pair carries on with the other attempt; a lone attempt's retry waits for its status.
+    if (this.state === 'attempting' || this.state === 'replaying') {
+      this.clearHedgeTimer();
+      this.move('attempt-timeout');
+    }
+    attempt.call.cancelWithStatus(ATTEMPT_TIMEOUT_CODE, attemptTimeoutDetails(ms));
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
@@ -124,45 +188,60 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
 
   startRead(): void {
     this.readPending = true;
-    this.attempt?.startRead();
+    this.attempt?.call.startRead();
+    this.hedge?.call.startRead();
   }
 
   cancelWithStatus(code: Status, details: string): void {
     if (this.state === 'finished' || this.cancelled) return;
     this.cancelled = true;
     this.requests.close();
-    if (this.attempt === undefined) {
-      // Backing off, or not started: no attempt would report a status.
-      const status = { code, details, metadata: new Metadata() };
-      if (this.backoffTimer !== undefined) this.finish(status);
+    const attempt = this.attempt;
+    if (attempt === undefined || attempt.timedOut) {
+      // Backing off, cut by its per-attempt timeout (grpc-js ignores a second cancel), or not
+      // started: no attempt would report the caller's status.
+      const status = localStatus(code, details);
+      if (attempt !== undefined || this.backoffTimer !== undefined) this.finish(status);
       else this.cancelStatus = status;
       return;
     }
-    this.attempt.cancelWithStatus(code, details);
+    attempt.call.cancelWithStatus(code, details);
+    this.hedge?.call.cancelWithStatus(code, details);
   }
 
   getPeer(): string {
-    return this.attempt?.getPeer() ?? '';
+    return this.attempt?.call.getPeer() ?? '';
   }
 
   getAuthContext(): ReturnType<InterceptingCallInterface['getAuthContext']> {
-    return this.attempt?.getAuthContext() ?? null;
+    return this.attempt?.call.getAuthContext() ?? null;
   }
 
   private commit(): void {
     this.move('commit');
     this.requests.commit();
+    // Once the caller has seen part of a response, or no retry can follow, only the overall
+    // deadline bounds the attempt (Envoy ignores per_try_timeout once the response started).
+    this.attempt?.clearTimer();
+  }
+
+  private isLive(attempt: Attempt): boolean {
+    return (
+      !attempt.ended &&
+      this.state !== 'finished' &&
+      (attempt === this.attempt || attempt === this.hedge)
+    );
   }
 
   /** @internal */
-  onMetadata(attempt: InterceptingCallInterface, metadata: Metadata): void {
-    if (attempt !== this.attempt || this.state === 'finished') return;
-    this.headersReceived = true;
-    if (this.options.dedupScopes !== undefined) this.declaredScope = readDedupScope(metadata);
+  onMetadata(attempt: Attempt, metadata: Metadata): void {
+    if (!this.isLive(attempt)) return;
+    attempt.headersReceived = true;
+    if (this.options.dedupScopes !== undefined) attempt.declaredScope = readDedupScope(metadata);
     if (!this.callOptions.method_definition.responseStream) {
       // Nothing reaches the caller before the status, so a retry stays invisible: a server
       // killed between its headers and its trailers is retried like one killed before.
-      this.headers = metadata;
+      attempt.headers = metadata;
       return;
     }
     if (this.state !== 'committed') this.commit();
@@ -170,12 +249,12 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   }
 
   /** @internal */
-  onMessage(attempt: InterceptingCallInterface, message: unknown): void {
-    if (attempt !== this.attempt || this.state === 'finished') return;
+  onMessage(attempt: Attempt, message: unknown): void {
+    if (!this.isLive(attempt)) return;
     if (!this.callOptions.method_definition.responseStream) {
       // grpc-js passes a null message before a failed single-response call's status: only the
       // status tells whether this response stands.
-      this.response = message;
+      attempt.response = message;
       return;
     }
     if (this.state !== 'committed') this.commit();
@@ -184,31 +263,38 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   }
 
   /** @internal */
-  onStatus(attempt: InterceptingCallInterface, status: StatusObject): void {
-    if (attempt !== this.attempt || this.state === 'finished') return;
-    const headersReceived = this.headersReceived;
-    this.observeDedupScope(attempt, status, headersReceived);
-    if (status.code === Status.OK || this.cancelled) return this.finish(status);
+  onStatus(attempt: Attempt, status: StatusObject): void {
+    if (!this.isLive(attempt)) return;
+    attempt.ended = true;
+    attempt.clearTimer();
+    this.observeDedupScope(attempt, status);
+    if (status.code === Status.OK) {
+      this.window?.record(this.options.now() - attempt.startedAt);
+      return this.finish(status, attempt);
+    }
+    if (this.cancelled) return this.finish(status, attempt);
     const method = this.callOptions.method_definition.path;
-    if (!isRetryable(this.state)) return this.giveUp(method, status, 'committed');
-    const decision = decideRetry(
-      status,
-      {
-        attempts: this.attempts,
-        idempotent: this.idempotent,
-        keyed: this.metadata.get(this.options.idempotencyKeyHeader).length > 0,
-        deadline: deadlineToMs(this.callOptions.deadline) ?? Infinity,
-        headersReceived,
-      },
-      this.options,
-    );
-    if (!decision.retry) return this.giveUp(method, status, decision.reason);
+    if (this.state === 'hedging') return this.onHedgedFailure(attempt, status, method);
+    this.clearHedgeTimer();
+    if (!isRetryable(this.state)) return this.giveUp(method, status, 'committed', attempt);
+    const facts = {
+      attempts: this.attempts,
+      idempotent: this.idempotent,
+      keyed: this.metadata.get(this.options.idempotencyKeyHeader).length > 0,
+      deadline: this.clock.deadline,
+      headersReceived: attempt.headersReceived,
+    };
+    const decision = attempt.timedOut
+      ? decideAfterTimeout(facts, this.options)
+      : decideRetry(status, facts, this.options);
+    if (!decision.retry) return this.giveUp(method, status, decision.reason, attempt);
+    // The attempt after the wait would start with too little time to be of use.
+    if (!hasUsefulTimeLeft(this.clock, this.options, decision.delayMs))
+      return this.giveUp(method, status, 'deadline', attempt);
     this.move('retry');
     this.attempt = undefined;
-    this.headers = undefined;
-    this.response = NO_RESPONSE;
-    this.headersReceived = false;
-    this.declaredScope = undefined;
+    this.lastStatus = status;
+    this.noteFailedPeer(attempt);
     this.requests.detach();
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
     this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
@@ -221,39 +307,119 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     });
   }
 
+  /**
+   * One of a hedged pair failed. A failure a retry could cure leaves the other attempt to
+   * answer (gRFC A6's non-fatal status); any other is the call's answer (A6's fatal status).
+   */
+  private onHedgedFailure(attempt: Attempt, status: StatusObject, method: string): void {
+    const cls = classifyStatus(status, { headersReceived: attempt.headersReceived });
+    if (!attempt.timedOut && !isRetryableStatus(status, cls, this.options.retryableCodes))
+      return this.giveUp(method, status, 'non-retryable', attempt);
+    const other = attempt === this.attempt ? this.hedge! : this.attempt!;
+    this.move('hedge-dropped');
+    this.noteFailedPeer(attempt);
+    this.attempt = other;
+    this.hedge = undefined;
+    this.requests.adopt(other.call);
+  }
+
+  private noteFailedPeer(attempt: Attempt): void {
+    const peer = avoidablePeer(attempt.call.getPeer());
+    if (peer === undefined) return;
+    if (this.failedPeers === undefined) this.failedPeers = [peer];
+    else if (!this.failedPeers.includes(peer)) this.failedPeers.push(peer);
+  }
+
   private onBackoffElapsed(): void {
     this.backoffTimer = undefined;
     if (this.state === 'finished') return;
+    const status = this.lastStatus!;
+    this.lastStatus = undefined;
+    // The timer may have fired late: the rule holds when the attempt would start.
+    if (!hasUsefulTimeLeft(this.clock, this.options)) {
+      return this.giveUp(this.callOptions.method_definition.path, status, 'deadline');
+    }
     if (this.state === 'backing-off') this.move('resume');
-    const metadata = this.metadata.clone();
-    metadata.set('grpc-previous-rpc-attempts', String(this.attempts));
+    const metadata = nextAttemptMetadata(this.metadata, this.attempts, this.failedPeers ?? []);
     try {
       this.startAttempt(metadata);
     } catch (error) {
       // grpc-js refuses a call on a client closed meanwhile; this timer must not throw.
       const details = `retry not started: ${error instanceof Error ? error.message : String(error)}`;
-      this.finish({ code: Status.UNAVAILABLE, details, metadata: new Metadata() });
+      this.finish(localStatus(Status.UNAVAILABLE, details));
     }
   }
 
+  private armHedgeTimer(): void {
+    const hedging = this.hedging;
+    if (this.window === undefined || this.attempts >= this.options.maxAttempts) return;
+    const delayMs = hedging!.delayMs(this.window);
+    if (delayMs === undefined) return; // warming up
+    // The call waits on it as on its attempt: it keeps the process alive.
+    this.hedgeTimer = setTimeout(() => this.onHedgeDelay(delayMs), delayMs);
+  }
+
+  private clearHedgeTimer(): void {
+    if (this.hedgeTimer === undefined) return;
+    clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = undefined;
+  }
+
+  /** The live attempt has not answered within the hedge delay: send a hedge if allowed. */
+  private onHedgeDelay(delayMs: number): void {
+    this.hedgeTimer = undefined;
+    const first = this.attempt;
+    if (this.state !== 'attempting' || this.cancelled || first === undefined) return;
+    if (!this.requests.isComplete || !hasUsefulTimeLeft(this.clock, this.options)) return;
+    const hedging = this.hedging!;
+    // The hedge cap first, so the shared budget is not spent on a hedge the cap refuses.
+    if (!hedging.canHedge) return;
+    if (this.options.budget && !this.options.budget.tryAcquire()) return;
+    hedging.spend();
+    const avoidPeer = avoidablePeer(first.call.getPeer());
+    const peers =
+      avoidPeer === undefined ? this.failedPeers : [...(this.failedPeers ?? []), avoidPeer];
+    const metadata = nextAttemptMetadata(this.metadata, this.attempts, peers ?? []);
+    const method = this.callOptions.method_definition.path;
+    let hedge: Attempt;
+    try {
+      hedge = this.launch(metadata, true);
+    } catch {
+      return; // a client closed meanwhile: the first attempt reports that
+    }
+    if (!hedge.ended) {
+      this.requests.copyTo(hedge.call);
+      if (this.readPending) hedge.call.startRead();
+      this.armAttemptTimer(hedge);
+    }
+    callUserCode('the onHedge hook', this.options.onHedge, {
+      method,
+      attempt: this.attempts,
+      delayMs,
+      avoidPeer,
+    });
+  }
+
   /** Learns, from any answer of a server, what its dedup store covers (see DedupScopes). */
-  private observeDedupScope(
-    attempt: InterceptingCallInterface,
-    status: StatusObject,
-    headersReceived: boolean,
-  ): void {
+  private observeDedupScope(attempt: Attempt, status: StatusObject): void {
     const scopes = this.options.dedupScopes;
     if (scopes === undefined) return;
     // An OK always comes from the server; a failure only when it came with headers or trailers.
+    const headersReceived = attempt.headersReceived;
     const answered = status.code === Status.OK || headersReceived || isFromTrailers(status);
     if (!answered) return;
     // A server that sends headers declares its scope there; only a trailers-only answer carries
     // it in the trailers alone.
-    const scope = headersReceived ? this.declaredScope : readDedupScope(status.metadata);
-    scopes.observe(attempt.getPeer(), scope ?? 'none');
+    const scope = headersReceived ? attempt.declaredScope : readDedupScope(status.metadata);
+    scopes.observe(attempt.call.getPeer(), scope ?? 'none');
   }
 
-  private giveUp(method: string, status: StatusObject, reason: GiveUpReason): void {
+  private giveUp(
+    method: string,
+    status: StatusObject,
+    reason: GiveUpReason,
+    attempt?: Attempt,
+  ): void {
     // The call's record (logging, metrics) says why it was not retried (further).
     status.metadata?.set(RETRY_STOPPED_METADATA_KEY, reason);
     callUserCode('the onGiveUp hook', this.options.onGiveUp, {
@@ -262,21 +428,33 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
       reason,
       status,
     });
-    this.finish(status);
+    this.finish(status, attempt);
   }
 
-  private finish(status: StatusObject): void {
+  /** Delivers the call's one status (with `from`'s held headers and response), once. */
+  private finish(status: StatusObject, from?: Attempt): void {
     if (this.state === 'finished') return;
     this.move('finish');
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
+    this.clearHedgeTimer();
     this.requests.close();
+    this.abandon(this.attempt, from);
+    this.abandon(this.hedge, from);
     if (this.attempts > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(this.attempts));
-    if (this.headers !== undefined) this.listener.onReceiveMetadata?.(this.headers);
-    if (this.response !== NO_RESPONSE) {
+    if (from?.headers !== undefined) this.listener.onReceiveMetadata?.(from.headers);
+    if (from !== undefined && from.response !== NO_RESPONSE) {
       this.readPending = false;
-      this.listener.onReceiveMessage?.(this.response);
+      this.listener.onReceiveMessage?.(from.response);
     }
     this.listener.onReceiveStatus?.(status);
+  }
+
+  /** Ends an attempt the call no longer needs: the losing side of a hedge. */
+  private abandon(attempt: Attempt | undefined, winner: Attempt | undefined): void {
+    if (attempt === undefined) return;
+    attempt.clearTimer();
+    if (attempt === winner || attempt.ended || attempt.timedOut || this.cancelled) return;
+    attempt.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOST_DETAILS);
   }
 }
