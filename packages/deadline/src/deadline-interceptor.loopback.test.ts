@@ -8,8 +8,7 @@ import {
   callClientStream,
   callServerStream,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
@@ -19,15 +18,10 @@ import {
   type DeadlineOptions,
 } from './index';
 
+const loop = loopbackFixture(afterEach);
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
-
 beforeEach(async () => {
-  backend = await startTestBackend();
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
+  backend = await loop.backend();
 });
 
 /**
@@ -62,11 +56,7 @@ function client(
   address = backend.address,
   outer: grpc.Interceptor[] = [],
 ): TestServiceClient {
-  const c = createTestClient(address, {
-    interceptors: [...outer, createDeadlineInterceptor(options)],
-  });
-  clients.push(c);
-  return c;
+  return loop.client(address, { interceptors: [...outer, createDeadlineInterceptor(options)] });
 }
 
 describe('every call gets a deadline', () => {
@@ -200,42 +190,33 @@ describe('fail fast when the budget is too small', () => {
 
 describe('server arrival check', () => {
   it('a request arriving with less than the floor left is answered without running the handler', async () => {
-    const guarded = await startTestBackend({
+    const guarded = await loop.backend({
       serverOptions: { interceptors: [createServerContextInterceptor({ minBudgetMs: 100 })] },
     });
-    const plain = createTestClient(guarded.address); // no client-side check
-    try {
-      const refused = await callUnary(plain, 'Charge', {}, { timeoutMs: 60 });
-      expect(refused.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-      expect(refused.status.details).toMatch(/not started: \d+ ms left on arrival/);
-      const served = await callUnary(plain, 'Charge', {}, { timeoutMs: 1000 });
-      expect(served.status.code).toBe(grpc.status.OK);
-      expect(guarded.counters.calls).toBe(1);
-      expect(guarded.counters.sideEffects).toBe(1);
-    } finally {
-      plain.close();
-      guarded.kill();
-    }
+    const plain = loop.client(guarded.address); // no client-side check
+    const refused = await callUnary(plain, 'Charge', {}, { timeoutMs: 60 });
+    expect(refused.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(refused.status.details).toMatch(/not started: \d+ ms left on arrival/);
+    const served = await callUnary(plain, 'Charge', {}, { timeoutMs: 1000 });
+    expect(served.status.code).toBe(grpc.status.OK);
+    expect(guarded.counters.calls).toBe(1);
+    expect(guarded.counters.sideEffects).toBe(1);
   });
 
   it('serves every call shape through the context interceptor', async () => {
-    const served = await startTestBackend({
+    const served = await loop.backend({
       serverOptions: { interceptors: [createServerContextInterceptor()] },
     });
     const c = client({}, served.address);
-    try {
-      const outcomes = await Promise.all([
-        callUnary(c, 'GetItem', {}),
-        callServerStream(c, 'ListItems', { count: 3 }),
-        callClientStream(c, 'UploadItems', [{ id: 'a' }, { id: 'b' }]),
-        callBidi(c, 'SyncItems', [{ id: 'a' }, { id: 'b' }]),
-      ]);
-      expect(outcomes.map((o) => o.status.code)).toEqual([0, 0, 0, 0]);
-      expect(outcomes[1].messages).toHaveLength(3);
-      expect(outcomes[2].response).toMatchObject({ count: 2 });
-      expect(outcomes[3].messages).toHaveLength(2);
-    } finally {
-      served.kill();
-    }
+    const outcomes = await Promise.all([
+      callUnary(c, 'GetItem', {}),
+      callServerStream(c, 'ListItems', { count: 3 }),
+      callClientStream(c, 'UploadItems', [{ id: 'a' }, { id: 'b' }]),
+      callBidi(c, 'SyncItems', [{ id: 'a' }, { id: 'b' }]),
+    ]);
+    expect(outcomes.map((o) => o.status.code)).toEqual([0, 0, 0, 0]);
+    expect(outcomes[1].messages).toHaveLength(3);
+    expect(outcomes[2].response).toMatchObject({ count: 2 });
+    expect(outcomes[3].messages).toHaveLength(2);
   });
 });

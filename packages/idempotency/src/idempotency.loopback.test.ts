@@ -4,12 +4,10 @@ import {
   behaviourMetadata,
   callServerStream,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type Behaviour,
   type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import {
   REPLAYED_METADATA_KEY,
@@ -18,22 +16,16 @@ import {
 } from './index';
 
 const methods = methodsFromService(testServiceClient().service);
+const loop = loopbackFixture(afterEach);
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
 beforeEach(async () => {
-  backend = await startTestBackend({ serverOptions: { interceptors: [createDedupInterceptor()] } });
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
+  backend = await loop.backend({ serverOptions: { interceptors: [createDedupInterceptor()] } });
 });
 
 function client(
   interceptors = [createIdempotencyKeyInterceptor({ methods, generateKey: counterKeys() })],
 ) {
-  const c = createTestClient(backend.address, { interceptors });
-  clients.push(c);
-  return c;
+  return loop.client(backend.address, { interceptors });
 }
 function counterKeys() {
   let n = 0;

@@ -37,6 +37,7 @@ export {
   type TestCallOptions,
 } from './calls';
 export { waitUntil } from './wait-until';
+export { loopbackFixture, type LoopbackFixture } from './loopback-fixture';
 export {
   startPingEnforcingServer,
   type PingEnforcingServer,
