@@ -151,6 +151,7 @@ it('a failed probe opens it again, for a growing wait when configured', async ()
     consecutiveFailures: 1,
     halfOpenAfterMs: 100,
     maxHalfOpenAfterMs: 400,
+    halfOpenBackoffMultiplier: 2,
     now: () => now,
   });
   await callUnary(client, 'GetItem', {}, failing);

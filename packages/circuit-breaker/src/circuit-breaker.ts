@@ -4,7 +4,7 @@ import {
   CountBreaker,
   EventEmitter,
   ExponentialBackoff,
-  noJitterGenerator,
+  type GeneratorFn,
   type IBackoff,
   type IBreaker,
   type IDisposable,
@@ -18,6 +18,16 @@ export type Admission = 'pass' | 'probe' | 'reject';
 
 /** Weights that add up to 1 in floating point may land a hair below it (0.1 × 10). */
 const WHOLE_FAILURE = 1 - 1e-9;
+
+/**
+ * cockatiel's `noJitterGenerator` always doubles; this one grows by the options' `exponent`
+ * (`halfOpenBackoffMultiplier`). No jitter: each process probes once per wait, so processes
+ * probing together add a handful of calls, not a storm.
+ */
+const probeWaitGenerator: GeneratorFn<number> = (attempt = 0, options) => [
+  Math.round(Math.min(options.maxDelay, options.initialDelay * options.exponent ** attempt)),
+  attempt + 1,
+];
 
 /** Trips when any of its breakers would (consecutive failures, or a failure rate). */
 class AnyBreaker implements IBreaker {
@@ -49,6 +59,8 @@ export class CircuitBreaker {
   private state: BreakerState = 'closed';
   private readonly breaker: IBreaker;
   private openUntil = 0;
+  /** When the current or last half-open phase began, ms. */
+  private halfOpenSince = 0;
   private probesInFlight = 0;
   /** Weight of the application failures since the last whole failure or success, below 1. */
   private credit = 0;
@@ -85,7 +97,9 @@ export class CircuitBreaker {
   admit(): Admission {
     if (this.state === 'closed') return 'pass';
     if (this.state === 'open') {
-      if (this.options.now() < this.openUntil) return 'reject';
+      const now = this.options.now();
+      if (now < this.openUntil) return 'reject';
+      this.halfOpenSince = now;
       this.transition('half-open');
     }
     if (this.probesInFlight >= this.options.halfOpenProbes) return 'reject';
@@ -124,11 +138,18 @@ export class CircuitBreaker {
     if (this.breaker.failure(CircuitState.Closed)) this.open();
   }
 
+  /**
+   * Opens for the next wait of the probe backoff. After a failed probe the wait runs from when
+   * the probes began, not from their end: a probe's own retries and timeouts do not push the next
+   * one back, so probes start one wait apart.
+   */
   private open(): void {
+    const now = this.options.now();
     this.backoff = (this.backoff ?? this.newBackoff()).next(undefined);
-    this.openUntil = this.options.now() + this.backoff.duration;
+    const from = this.state === 'half-open' ? this.halfOpenSince : now;
+    this.openUntil = from + this.backoff.duration;
     this.credit = 0;
-    this.transition('open', this.backoff.duration);
+    this.transition('open', Math.max(0, this.openUntil - now));
   }
 
   /** Closing forgets the probe backoff: the next opening waits `halfOpenAfterMs` again. */
@@ -139,13 +160,13 @@ export class CircuitBreaker {
   }
 
   private newBackoff() {
-    const { halfOpenAfterMs, maxHalfOpenAfterMs } = this.options;
-    // Without growth configured (max == initial) the wait stays constant.
+    const { halfOpenAfterMs, maxHalfOpenAfterMs, halfOpenBackoffMultiplier } = this.options;
+    // With max == initial, or a multiplier of 1, the wait stays constant.
     return new ExponentialBackoff({
       initialDelay: halfOpenAfterMs,
       maxDelay: maxHalfOpenAfterMs,
-      exponent: 2,
-      generator: noJitterGenerator,
+      exponent: halfOpenBackoffMultiplier,
+      generator: probeWaitGenerator,
     });
   }
 

@@ -11,6 +11,7 @@ export {
   DEFAULT_HALF_OPEN_AFTER_MS,
   DEFAULT_MAX_HALF_OPEN_AFTER_MS,
   DEFAULT_APPLICATION_FAILURE_WEIGHT,
+  DEFAULT_HALF_OPEN_BACKOFF_MULTIPLIER,
   type CircuitBreakerOptions,
   type ResolvedCircuitBreakerOptions,
 } from './options';

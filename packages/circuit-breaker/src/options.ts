@@ -12,6 +12,8 @@ import type { BreakerStateChange } from './state-change';
 export const DEFAULT_HALF_OPEN_AFTER_MS = 1000;
 /** Longest wait between probes while they keep failing, ms (Finagle's and Envoy's 30 s). */
 export const DEFAULT_MAX_HALF_OPEN_AFTER_MS = 30_000;
+/** Each failed probe makes the next wait this much longer: 1 s, 1.5 s, 2.25 s, … 30 s. */
+export const DEFAULT_HALF_OPEN_BACKOFF_MULTIPLIER = 1.5;
 /** An application's error (UNKNOWN, INTERNAL, DATA_LOSS, an off-table code) counts 1/5. */
 export const DEFAULT_APPLICATION_FAILURE_WEIGHT = 0.2;
 
@@ -46,13 +48,22 @@ export interface CircuitBreakerOptions {
    */
   halfOpenAfterMs?: number;
   /**
-   * Each failed probe doubles the wait before the next, up to this; a probe that succeeds closes
+   * Each failed probe lengthens the wait before the next (`halfOpenBackoffMultiplier`) up to
+   * this; a probe that succeeds closes
    * the circuit and starts the next opening from `halfOpenAfterMs` again. Default 30000 ms, or
    * `halfOpenAfterMs` when that is larger. Range `halfOpenAfterMs`..3600000 (equal: no growth).
    * cockatiel `halfOpenAfter: new ExponentialBackoff({ initialDelay, maxDelay })`; Envoy
    * `max_ejection_time`.
    */
   maxHalfOpenAfterMs?: number;
+  /**
+   * Each failed probe multiplies the wait before the next by this, up to `maxHalfOpenAfterMs`:
+   * 1 s, 1.5 s, 2.25 s, 3.4 s, … by default, so an outage of a few seconds ends in about a second
+   * of its end, while a long one is probed about every 30 s. Default 1.5. Range 1..10 (1: no
+   * growth). cockatiel `ExponentialBackoff.exponent`; Finagle `Backoff.exponential` multiplier;
+   * Envoy grows `base_ejection_time` linearly instead.
+   */
+  halfOpenBackoffMultiplier?: number;
   /** Calls let through at once while half-open; the rest are rejected at once. Default 1. */
   halfOpenProbes?: number;
   /** One breaker for the whole target, or one per method. Default `target`. */
@@ -77,6 +88,7 @@ export interface ResolvedCircuitBreakerOptions {
   readonly failureRate: { threshold: number; windowSize: number; minimumCalls: number } | undefined;
   readonly halfOpenAfterMs: number;
   readonly maxHalfOpenAfterMs: number;
+  readonly halfOpenBackoffMultiplier: number;
   readonly halfOpenProbes: number;
   readonly scope: 'target' | 'method';
   readonly target: string;
@@ -91,6 +103,7 @@ const KEYS = [
   'failureRate',
   'halfOpenAfterMs',
   'maxHalfOpenAfterMs',
+  'halfOpenBackoffMultiplier',
   'halfOpenProbes',
   'scope',
   'target',
@@ -190,6 +203,12 @@ export function resolveCircuitBreakerOptions(
     failureRate,
     halfOpenAfterMs,
     maxHalfOpenAfterMs,
+    halfOpenBackoffMultiplier: numberOption(
+      `${path}.halfOpenBackoffMultiplier`,
+      input.halfOpenBackoffMultiplier,
+      DEFAULT_HALF_OPEN_BACKOFF_MULTIPLIER,
+      { min: 1, max: 10 },
+    ),
     halfOpenProbes: integerOption(`${path}.halfOpenProbes`, input.halfOpenProbes, 1, {
       min: 1,
       max: 1000,
