@@ -23,6 +23,7 @@ import {
 import { levelOf, resolveLogSettings, type LogSettings } from './levels';
 import { adaptLogger, type LayerLogger, type LogLevel } from './logger';
 import { redactMetadata } from './redact';
+import { activeTraceIds, type TraceIds } from './trace-ids';
 
 /** Options of {@link createClientLoggingInterceptor}. */
 export interface ClientLoggingOptions {
@@ -72,6 +73,8 @@ class LoggedCall extends ForwardingCall {
   private readonly startedAt = performance.now();
   private readonly startedAtEpoch = Date.now();
   private requestMetadata: Metadata | undefined;
+  /** The trace the call belongs to: read when it is made, inside the tracing interceptor's span. */
+  private readonly traceIds: TraceIds | undefined = activeTraceIds();
 
   constructor(
     next: InterceptingCallInterface,
@@ -107,7 +110,9 @@ class LoggedCall extends ForwardingCall {
       deadlineMs: deadline === undefined ? undefined : Math.round(deadline - this.startedAtEpoch),
       timeLeftMs: deadline === undefined ? undefined : Math.round(deadline - Date.now()),
     };
-    if (status.code === Status.OK) return logger.write(successLevel, { grpc }, 'grpc call');
+    const trace = this.traceIds;
+    if (status.code === Status.OK)
+      return logger.write(successLevel, { ...trace, grpc }, 'grpc call');
     const cls = classifyStatus(status);
     const reason = status.metadata?.get(REASON_METADATA_KEY)[0];
     const ownDeadline = isStreamOwnDeadline(
@@ -131,7 +136,7 @@ class LoggedCall extends ForwardingCall {
     grpc.retryStopped = status.metadata?.get(RETRY_STOPPED_METADATA_KEY)[0];
     grpc.breaker = breakerState?.(method);
     grpc.metadata = redactMetadata(this.requestMetadata, redacted);
-    logger.write(ownDeadline ? 'info' : levelOf(cls), { grpc }, 'grpc call failed');
+    logger.write(ownDeadline ? 'info' : levelOf(cls), { ...trace, grpc }, 'grpc call failed');
   }
 }
 

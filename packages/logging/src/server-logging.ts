@@ -3,6 +3,7 @@ import { classifyStatus, deadlineToMs, objectOption, statusName } from '@grpc-re
 import { levelOf, resolveLogSettings } from './levels';
 import type { LayerLogger, LogLevel } from './logger';
 import { redactMetadata } from './redact';
+import { activeTraceIds, type TraceIds } from './trace-ids';
 
 /** Options of {@link createServerLoggingInterceptor}. */
 export interface ServerLoggingOptions {
@@ -24,11 +25,14 @@ export function createServerLoggingInterceptor(options: ServerLoggingOptions): S
     const at = deadlineToMs(call.getDeadline()) ?? Infinity;
     const arrivalBudgetMs = at === Infinity ? undefined : Math.round(at - Date.now());
     let requestMetadata: import('@grpc/grpc-js').Metadata | undefined;
+    let trace: TraceIds | undefined;
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(metadata, nextMetadata) {
             requestMetadata = metadata;
+            // Inside the server tracing interceptor's span, when there is one.
+            trace = activeTraceIds();
             nextMetadata(metadata);
           },
         });
@@ -45,13 +49,13 @@ export function createServerLoggingInterceptor(options: ServerLoggingOptions): S
             arrivalBudgetMs,
           };
           if (ok) {
-            logger.write(successLevel, { grpc }, 'grpc served');
+            logger.write(successLevel, { ...trace, grpc }, 'grpc served');
           } else {
             const cls = classifyStatus(status);
             grpc.details = status.details;
             grpc.fault = cls.fault;
             grpc.metadata = redactMetadata(requestMetadata, redacted);
-            logger.write(levelOf(cls), { grpc }, 'grpc served with an error');
+            logger.write(levelOf(cls), { ...trace, grpc }, 'grpc served with an error');
           }
         }
         next(status);

@@ -26,3 +26,7 @@ export {
   type InstrumentSpec,
 } from './names';
 export { prometheusViews, type PrometheusView } from './prometheus-views';
+export { createClientTracing, type ClientTracing } from './client-tracing';
+export { createServerTracing } from './server-tracing';
+export { type TracingOptions } from './tracing-options';
+export { metadataGetter, metadataSetter } from './trace-carrier';
