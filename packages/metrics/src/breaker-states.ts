@@ -28,6 +28,8 @@ export interface ObservableBreaker {
  */
 export class BreakerStates {
   private readonly circuits = new Map<string, { state: string; attributes: Attributes[] }>();
+  /** One subscription per breaker: clients of one target share a breaker and watch it each. */
+  private readonly watched = new WeakMap<ObservableBreaker, { dispose(): void }>();
 
   constructor(private readonly instruments: Instruments) {
     instruments.breakerState.addCallback((result) => this.observe(result));
@@ -35,7 +37,9 @@ export class BreakerStates {
 
   /** Watches `breaker` of `target`: its transitions count, its circuits' states are observed. */
   watch(breaker: ObservableBreaker, target: string): { dispose(): void } {
-    return breaker.onStateChange((change) => {
+    const known = this.watched.get(breaker);
+    if (known) return known;
+    const subscription = breaker.onStateChange((change) => {
       let circuit = this.circuits.get(change.name);
       if (!circuit) {
         circuit = {
@@ -54,6 +58,14 @@ export class BreakerStates {
       const entered = BREAKER_STATES.indexOf(change.to as (typeof BREAKER_STATES)[number]);
       if (entered >= 0) this.instruments.breakerTransitions.add(1, circuit.attributes[entered]);
     });
+    const watch = {
+      dispose: () => {
+        this.watched.delete(breaker);
+        subscription.dispose();
+      },
+    };
+    this.watched.set(breaker, watch);
+    return watch;
   }
 
   private observe(result: ObservableResult): void {
