@@ -43,4 +43,3 @@ export {
   type DedupStoreLimits,
   type ResolvedDedupStoreLimits,
 } from './store-limits';
-export { requestFingerprint } from './fingerprint';

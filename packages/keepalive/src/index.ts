@@ -2,7 +2,6 @@ export {
   PRESETS,
   SERVER_PROFILES,
   STRICTEST_SERVER_POLICY,
-  PING_SAFETY_MARGIN,
   type PresetName,
   type ServerProfileName,
   type KeepalivePreset,
@@ -13,7 +12,6 @@ export {
 export {
   resolveKeepalive,
   resolveServerKeepalive,
-  assertPermitted,
   type KeepaliveOptions,
   type ResolvedKeepalive,
   type ServerKeepaliveOptions,
