@@ -1,5 +1,6 @@
 import type { InterceptingListener, Metadata, StatusObject } from '@grpc/grpc-js';
 import type { DedupScope, InterceptingCallInterface } from '@grpc-resilience/status';
+import type { PickedPeerSlot } from './attempt-timing';
 
 /** What an attempt reports to the logical call it belongs to. */
 export interface AttemptOwner {
@@ -16,7 +17,7 @@ export const NO_RESPONSE = Symbol('no response');
  * key (so the owner can tell a live attempt from an abandoned one), and what the owner keeps
  * per attempt, since a hedged call has two live at once.
  */
-export class Attempt implements InterceptingListener {
+export class Attempt implements InterceptingListener, PickedPeerSlot {
   /** The grpc-js call below; set right after it is made, before it starts. */
   call!: InterceptingCallInterface;
   /** A single-response call's headers and response, held until the status says they stand. */
@@ -32,6 +33,8 @@ export class Attempt implements InterceptingListener {
   timedOut = false;
   /** Its status arrived. */
   ended = false;
+  /** The endpoint the balancer picked for it, when the picker says (see PICKED_PEER_KEY). */
+  peer: string | undefined;
 
   constructor(
     private readonly owner: AttemptOwner,

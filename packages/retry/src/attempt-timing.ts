@@ -84,6 +84,28 @@ export function decideAfterTimeout(
  */
 const PEER_ADDRESS = /^(?:\[[0-9a-fA-F:.%]+\]|[^:/\s,[\]]+):\d{1,5}$/;
 
+/**
+ * Metadata option (grpc-js shares a `Metadata`'s options with its clones, so it reaches the
+ * balancer's picker with the attempt's metadata) where the picker writes the endpoint it picked
+ * for the attempt: `slot.peer = 'host:port'`. grpc-js's `getPeer()` says 'unknown' until an
+ * attempt commits, which a live unary attempt has not: a hedge learns its first attempt's
+ * endpoint only from this.
+ */
+export const PICKED_PEER_KEY: unique symbol = Symbol.for('grpc-resilience.picked-peer');
+
+/** What the picker fills in. */
+export interface PickedPeerSlot {
+  peer: string | undefined;
+}
+
+/** Metadata for an attempt whose picked endpoint should be written into `slot`. */
+export function withPickedPeerSlot(metadata: Metadata, slot: PickedPeerSlot): Metadata {
+  metadata.setOptions({ ...metadata.getOptions(), [PICKED_PEER_KEY]: slot } as ReturnType<
+    Metadata['getOptions']
+  >);
+  return metadata;
+}
+
 /** `peer` when it names one endpoint, else undefined. */
 export function avoidablePeer(peer: string): string | undefined {
   return PEER_ADDRESS.test(peer) ? peer : undefined;

@@ -5,6 +5,9 @@ export { DedupScopes, type ObservedDedupScope } from './dedup-scopes';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
 export { PUSHBACK_METADATA_KEY } from './backoff';
 export { assertNoNativeRetries } from './native-retries';
+export type { HedgingOptions } from './hedging';
+export type { AttemptOptions, HedgeEvent } from './attempt-options';
+export { PICKED_PEER_KEY, type PickedPeerSlot } from './attempt-timing';
 export {
   resolveRetryOptions,
   RETRY_OPTION_KEYS,

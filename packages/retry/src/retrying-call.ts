@@ -26,6 +26,7 @@ import {
   localStatus,
   nextAttemptMetadata,
   perAttemptTimeoutFor,
+  withPickedPeerSlot,
   type CallClock,
 } from './attempt-timing';
 import type { Hedging } from './hedging';
@@ -135,6 +136,12 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
    */
   private launch(metadata: Metadata, asHedge: boolean): Attempt {
     const attempt = new Attempt(this, this.options.now());
+    // A call that may be hedged asks the picker where each attempt went (on its own copy: the
+    // caller's metadata stays untouched).
+    if (this.window !== undefined) {
+      const own = metadata === this.metadata ? metadata.clone() : metadata;
+      metadata = withPickedPeerSlot(own, attempt);
+    }
     attempt.call = this.nextCall(this.callOptions);
     this.attempts++;
     if (asHedge) {
@@ -324,7 +331,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   }
 
   private noteFailedPeer(attempt: Attempt): void {
-    const peer = avoidablePeer(attempt.call.getPeer());
+    const peer = attempt.peer ?? avoidablePeer(attempt.call.getPeer());
     if (peer === undefined) return;
     if (this.failedPeers === undefined) this.failedPeers = [peer];
     else if (!this.failedPeers.includes(peer)) this.failedPeers.push(peer);
@@ -376,7 +383,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     if (!hedging.canHedge) return;
     if (this.options.budget && !this.options.budget.tryAcquire()) return;
     hedging.spend();
-    const avoidPeer = avoidablePeer(first.call.getPeer());
+    const avoidPeer = first.peer ?? avoidablePeer(first.call.getPeer());
     const peers =
       avoidPeer === undefined ? this.failedPeers : [...(this.failedPeers ?? []), avoidPeer];
     const metadata = nextAttemptMetadata(this.metadata, this.attempts, peers ?? []);
