@@ -4,33 +4,22 @@ import { AVOID_PEER_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from '@grpc-resil
 import {
   behaviourMetadata,
   callUnary,
-  extraStatusCount,
-  startTestBackend,
   waitUntil,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient, type AroundRetry } from './retry-test-client.test.helper';
-import { countServerCancels, type ServerCancels } from './server-cancels.test.helper';
+import { useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
 import type { GiveUpEvent, RetryOptions } from './index';
 import type { RetryingCall } from './retrying-call';
 
 /* Per-attempt timeouts, the useful share of the deadline, and where a retry is asked to go, all
  * against a real server that counts attempts and cancellations. */
+const fixture = useCountingBackend();
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
-let extraBefore: number;
 let cancels: ServerCancels;
-beforeEach(async () => {
-  cancels = countServerCancels();
-  backend = await startTestBackend({ serverOptions: { interceptors: [cancels.interceptor] } });
-  extraBefore = extraStatusCount();
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
-  expect(extraStatusCount()).toBe(extraBefore);
-});
+const clients = fixture.clients;
+beforeEach(() => ({ backend, cancels } = fixture));
 
 function client(retry: RetryOptions, around: AroundRetry = {}): TestServiceClient {
   const c = createRetryTestClient(

@@ -5,8 +5,6 @@ import {
   behaviourMetadata,
   callServerStream,
   callUnary,
-  extraStatusCount,
-  startTestBackend,
   waitUntil,
   type Behaviour,
   type TestBackend,
@@ -16,24 +14,17 @@ import type { HedgeEvent, HedgingOptions, RetryOptions } from './index';
 import { PICKED_PEER_KEY, type PickedPeerSlot } from './attempt-timing';
 import type { RetryingCall } from './retrying-call';
 import { createRetryTestClient } from './retry-test-client.test.helper';
-import { countServerCancels, type ServerCancels } from './server-cancels.test.helper';
+import { useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
 
 /* Hedging against a real server: what it sees (attempts, cancels, metadata) is what counts. */
+const fixture = useCountingBackend();
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
-let extraBefore: number;
 let cancels: ServerCancels;
+const clients = fixture.clients;
 let hedges: HedgeEvent[];
-beforeEach(async () => {
-  cancels = countServerCancels();
-  backend = await startTestBackend({ serverOptions: { interceptors: [cancels.interceptor] } });
-  extraBefore = extraStatusCount();
+beforeEach(() => {
+  ({ backend, cancels } = fixture);
   hedges = [];
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
-  expect(extraStatusCount()).toBe(extraBefore);
 });
 
 /**

@@ -1,5 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { BEHAVIOUR_HEADERS } from '@grpc-resilience/testing';
+import {
+  BEHAVIOUR_HEADERS,
+  extraStatusCount,
+  startTestBackend,
+  type TestBackend,
+  type TestServiceClient,
+} from '@grpc-resilience/testing';
 
 /** What {@link countServerCancels} saw. */
 export interface ServerCancels {
@@ -38,4 +44,35 @@ export function countServerCancels(): ServerCancels {
     });
   };
   return { interceptor, cancelled };
+}
+
+/** A test file's backend that counts true cancels, and the clients to close after each test. */
+export interface CountingBackend {
+  backend: TestBackend;
+  cancels: ServerCancels;
+  /** Clients made by the test: closed after it. */
+  readonly clients: TestServiceClient[];
+}
+
+/**
+ * Registers `beforeEach`/`afterEach` that start a test backend counting true cancels, and after
+ * each test close its clients, kill the backend and check that no call delivered a second
+ * status. Read the fields inside tests (they change per test).
+ */
+export function useCountingBackend(): CountingBackend {
+  const fixture = { clients: [] } as unknown as CountingBackend;
+  let extraBefore = 0;
+  beforeEach(async () => {
+    fixture.cancels = countServerCancels();
+    fixture.backend = await startTestBackend({
+      serverOptions: { interceptors: [fixture.cancels.interceptor] },
+    });
+    extraBefore = extraStatusCount();
+  });
+  afterEach(() => {
+    for (const client of fixture.clients.splice(0)) client.close();
+    fixture.backend.kill();
+    expect(extraStatusCount()).toBe(extraBefore);
+  });
+  return fixture;
 }
