@@ -6,5 +6,10 @@ export {
 } from './client-factory';
 export { type ResilientConfig } from './client-config';
 export { resilientServerOptions, type ResilientServerConfig } from './server-factory';
-export { gracefulShutdown, type GracefulShutdownOptions } from './graceful-shutdown';
+export {
+  gracefulShutdown,
+  type GracefulShutdownOptions,
+  type HealthStatusSetter,
+} from './graceful-shutdown';
+export { createResilientServer, type ResilientServerKitConfig } from './server-create';
 export { sharedChannelFactory, openSharedChannels } from './shared-channels';

@@ -42,23 +42,26 @@ export interface ResilientServerConfig {
   serverOptions?: ServerOptions;
 }
 
+/** The keys of {@link ResilientServerConfig}. */
+export const RESILIENT_SERVER_CONFIG_KEYS: readonly string[] = Object.freeze([
+  'keepalive',
+  'deadline',
+  'dedup',
+  'logger',
+  'logging',
+  'maxReceiveMessageBytes',
+  'maxSendMessageBytes',
+  'interceptors',
+  'serverOptions',
+]);
+
 /**
  * Options for `new grpc.Server(resilientServerOptions(config))`: keepalive enforcement and
  * connection age, then the interceptors, outermost first: deadline context (so handlers and the
  * calls they make inherit the deadline and cancellation), dedup, logging, yours.
  */
 export function resilientServerOptions(config: ResilientServerConfig = {}): ServerOptions {
-  const input = objectOption('', config, [
-    'keepalive',
-    'deadline',
-    'dedup',
-    'logger',
-    'logging',
-    'maxReceiveMessageBytes',
-    'maxSendMessageBytes',
-    'interceptors',
-    'serverOptions',
-  ]);
+  const input = objectOption('', config, RESILIENT_SERVER_CONFIG_KEYS);
   const interceptors: ServerInterceptor[] = [
     createServerContextInterceptor(input.deadline as never),
   ];

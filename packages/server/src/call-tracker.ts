@@ -12,10 +12,13 @@ export type ServerStatus = Parameters<ServerInterceptingCall['sendStatus']>[0];
  */
 class TrackedCall extends ServerInterceptingCall {
   private handlerListener: InterceptingServerListener | undefined;
+  /** Set on a stream that arrived after the streams were ended: it is ended as it starts. */
+  endOnStart: ServerStatus | undefined;
 
   override start(listener: InterceptingServerListener): void {
     this.handlerListener = listener;
     super.start(listener);
+    if (this.endOnStart !== undefined) this.endWith(this.endOnStart);
   }
 
   endWith(status: ServerStatus): void {
@@ -33,6 +36,7 @@ class TrackedCall extends ServerInterceptingCall {
 export class CallTracker {
   private count = 0;
   private readonly streams = new Set<TrackedCall>();
+  private endStatus: ServerStatus | undefined;
 
   /** Calls started and not yet ended. */
   get inFlight(): number {
@@ -63,12 +67,20 @@ export class CallTracker {
         nextStatus(status);
       },
     });
-    if (isStream) this.streams.add(call);
+    if (isStream) {
+      this.streams.add(call);
+      call.endOnStart = this.endStatus;
+    }
     return call;
   };
 
-  /** Ends every open response stream with `status`; returns how many were ended. */
+  /**
+   * Ends every open response stream with `status`, and every one that starts from now on (a
+   * stream can still arrive on a connection whose client has not yet read the GOAWAY); returns
+   * how many were open.
+   */
   endStreams(status: ServerStatus): number {
+    this.endStatus = status;
     const open = [...this.streams];
     for (const call of open) call.endWith(status);
     return open.length;
