@@ -1,16 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  BALANCED_BREAKER_OPTIONS,
   createCircuitBreakerInterceptor,
   type CircuitBreakerInterceptor,
 } from '@grpc-resilience/circuit-breaker';
 import { DEADLINE_OPTION_KEYS, createDeadlineInterceptor } from '@grpc-resilience/deadline';
 import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
-import { targetForAddresses } from '@grpc-resilience/load-balancer';
+import { leaseTargetForAddresses } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
-import { RetryBudget, assertNoNativeRetries, type DedupScopes } from '@grpc-resilience/retry';
+import { RetryBudget, assertNoNativeRetries } from '@grpc-resilience/retry';
 import {
   ConfigError,
   booleanOption,
@@ -23,26 +22,25 @@ import { CLIENT_CONFIG_KEYS, type ResilientConfig } from './client-config';
 import { composeChannelOptions } from './channel-options';
 import { createRetryLayer } from './retry-layer';
 import { sharedChannelFactory } from './shared-channels';
+import { leaseTargetShares, type TargetSharesLease } from './target-shares';
 
 const breakers = new WeakMap<object, CircuitBreakerInterceptor>();
 
-/** Breakers and retry budgets per target and config, shared by the clients of one target. */
-const perTarget = new Map<
-  string,
-  { breaker?: CircuitBreakerInterceptor; budget?: RetryBudget; dedupScopes?: DedupScopes }
->();
-
-/** What only createResilientClient knows: the target, and whether it came as a list of addresses. */
+/**
+ * What only createResilientClient knows: the target, and whether it came as a list of addresses;
+ * `shares` is filled in with the client's hold on its target's breaker and budget.
+ */
 interface TargetFacts {
   target?: string;
   forAddresses?: boolean;
+  shares?: TargetSharesLease;
 }
 
 /**
  * Client options for any generated client constructor, as its third argument:
  * `new FooClient(target, credentials, resilientOptions(config))`. Validates the whole config once
  * (a `ConfigError` names the field's path) and composes, outermost first: your interceptors,
- * logging, deadline, idempotency key, circuit breaker, retry; keepalive, load balancing and a
+ * logging, deadline, idempotency key, retry, circuit breaker; keepalive, load balancing and a
  * shared channel with a connect watchdog go in the channel options. grpc-js never shows proto
  * options to interceptors, so pass `service: FooClient.service` for retries to know which methods
  * the proto marks idempotent, or use {@link createResilientClient}, which does. The clients built
@@ -84,7 +82,8 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
     );
   }
 
-  const shared = facts.target === undefined ? {} : sharedFor(facts.target, input);
+  const shared =
+    facts.target === undefined ? {} : (facts.shares = sharedFor(facts.target, input)).shares;
   const deadline = createDeadlineInterceptor({
     // Every deadline option but `methods`, which comes merged from the proto and `methods`.
     ...objectOption(
@@ -99,7 +98,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
     input.breaker === false
       ? undefined
       : (shared.breaker ??= createCircuitBreakerInterceptor({
-          ...(isBalanced(input, facts) ? BALANCED_BREAKER_OPTIONS : {}),
+          ...(isBalanced(input, facts) ? BALANCED_BREAKER : {}),
           ...objectOption('breaker', input.breaker, Object.keys((input.breaker as object) ?? {})),
           target: facts.target ?? 'target',
         }));
@@ -114,10 +113,8 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   }
   chain.push(deadline);
   if (idempotencyKeys) chain.push(createIdempotencyKeyInterceptor({ methods }));
-  // The breaker outside the retry: it counts a logical call once, by its final outcome, and its
-  // half-open probe is a whole call, retries included.
-  if (breaker) chain.push(breaker.interceptor);
   if (retry) chain.push(retry);
+  if (breaker) chain.push(breaker.interceptor);
 
   const channelOptions = composeChannelOptions(input, facts.forAddresses ?? false, keepalive);
   if (retry) assertNoNativeRetries(channelOptions);
@@ -130,6 +127,17 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   return options;
 }
 
+/**
+ * With several endpoints, one failing endpoint is the balancer's to eject; the target's breaker
+ * opens when the target as a whole fails. Counting failures in a row would open it when one dead
+ * connection fails all its in-flight calls in the same instant (a blackholed endpoint found by
+ * keepalive), rejecting calls the healthy endpoints would serve.
+ */
+const BALANCED_BREAKER = Object.freeze({
+  consecutiveFailures: 50,
+  failureRate: { threshold: 0.8, windowSize: 40, minimumCalls: 10 },
+});
+
 function isBalanced(input: Record<string, unknown>, facts: TargetFacts): boolean {
   return (
     input.loadBalancing !== false &&
@@ -137,12 +145,12 @@ function isBalanced(input: Record<string, unknown>, facts: TargetFacts): boolean
   );
 }
 
-function sharedFor(target: string, input: Record<string, unknown>) {
+/** Breakers and retry budgets per target and config, shared by the clients of one target. */
+function sharedFor(target: string, input: Record<string, unknown>): TargetSharesLease {
   const budget = (input.retry as { budget?: unknown } | false | undefined) || undefined;
-  const key = `${target}\u0000${shareKey('breaker', input.breaker)}\u0000${shareKey('retry.budget', budget?.budget)}`;
-  let shared = perTarget.get(key);
-  if (!shared) perTarget.set(key, (shared = {}));
-  return shared;
+  return leaseTargetShares(
+    `${target}\u0000${shareKey('breaker', input.breaker)}\u0000${shareKey('retry.budget', budget?.budget)}`,
+  );
 }
 
 /**
@@ -190,10 +198,7 @@ export function createResilientClient<T extends grpc.Client>(
     );
   }
   const forAddresses = Array.isArray(target);
-  const resolved = forAddresses
-    ? targetForAddresses(target as readonly string[], 'target')
-    : target;
-  if (typeof resolved !== 'string' || resolved.length === 0) {
+  if (!forAddresses && (typeof target !== 'string' || target.length === 0)) {
     throw new ConfigError(
       'target',
       'must be a target string or an array of host:port addresses',
@@ -208,14 +213,46 @@ export function createResilientClient<T extends grpc.Client>(
       credentials,
     );
   }
-  const options = buildClientOptions(
-    { ...rest, service: config.service ?? Client.service },
-    { target: resolved, forAddresses },
-  );
-  const client = new Client(resolved, credentials ?? grpc.credentials.createInsecure(), options);
-  const breaker = breakers.get(options);
-  if (breaker) breakers.set(client, breaker);
+  const lease = forAddresses
+    ? leaseTargetForAddresses(target as readonly string[], 'target')
+    : undefined;
+  const resolved = lease?.target ?? (target as string);
+  const facts: TargetFacts = { target: resolved, forAddresses };
+  let client: T;
+  try {
+    const options = buildClientOptions(
+      { ...rest, service: config.service ?? Client.service },
+      facts,
+    );
+    client = new Client(resolved, credentials ?? grpc.credentials.createInsecure(), options);
+    const breaker = breakers.get(options);
+    if (breaker) breakers.set(client, breaker);
+  } catch (error) {
+    facts.shares?.release();
+    lease?.release();
+    throw error;
+  }
+  releaseOnClose(client, () => {
+    facts.shares?.release();
+    lease?.release();
+  });
   return client;
+}
+
+/**
+ * Frees what a client holds in the process-wide tables (its share of the target's breaker and
+ * budget, and the source of its address list) when the client closes: grpc-js's `close()`
+ * releases the channel, this releases the rest, once.
+ */
+function releaseOnClose(client: grpc.Client, release: () => void): void {
+  const close = client.close;
+  let released = false;
+  client.close = function (this: grpc.Client) {
+    close.call(this);
+    if (released) return;
+    released = true;
+    release();
+  };
 }
 
 /** The circuit breaker of a client (or of options) built here, to read or watch its state. */

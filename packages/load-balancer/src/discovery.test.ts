@@ -1,16 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
-import { waitUntil } from '@grpc-resilience/testing';
 import {
   Ejector,
   EjectingRoundRobinConfig,
-  dnsSource,
-  fileSource,
   loadBalancingConfig,
-  parseAddressList,
   targetForAddresses,
 } from './index';
 
@@ -125,60 +118,5 @@ describe('config', () => {
     expect(() => targetForAddresses(['nope'])).toThrow(
       'addresses must hold host:port strings, received "nope"',
     );
-  });
-});
-
-describe('sources', () => {
-  it('parses JSON arrays and line lists with comments', () => {
-    expect(parseAddressList('["a:1","b:2"]')).toEqual(['a:1', 'b:2']);
-    expect(parseAddressList('a:1\n# b:2\n\n c:3 # primary\n')).toEqual(['a:1', 'c:3']);
-  });
-
-  it('fileSource pushes the list and every change', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lb-'));
-    const file = join(dir, 'backends.txt');
-    writeFileSync(file, 'a:1\n');
-    const seen: string[][] = [];
-    const stop = fileSource(file, { pollMs: 50 }).subscribe((list) => seen.push(list));
-    try {
-      await waitUntil(() => seen.length === 1);
-      writeFileSync(file, 'a:1\nb:2\n');
-      await waitUntil(() => seen.length === 2);
-      expect(seen).toEqual([['a:1'], ['a:1', 'b:2']]);
-    } finally {
-      stop();
-      rmSync(dir, { recursive: true });
-    }
-  });
-
-  it('dnsSource looks up again on its interval and pushes only changes', async () => {
-    let answer = ['10.0.0.2', '10.0.0.1'];
-    const seen: string[][] = [];
-    const stop = dnsSource('svc.ns.svc.cluster.local', 50051, {
-      intervalMs: 20,
-      resolve: async () => answer,
-    }).subscribe((list) => seen.push(list));
-    try {
-      await waitUntil(() => seen.length === 1);
-      answer = ['10.0.0.1', '10.0.0.2', 'fd00::3'];
-      await waitUntil(() => seen.length === 2);
-      expect(seen).toEqual([
-        ['10.0.0.1:50051', '10.0.0.2:50051'],
-        ['10.0.0.1:50051', '10.0.0.2:50051', '[fd00::3]:50051'],
-      ]);
-    } finally {
-      stop();
-    }
-  });
-
-  it('dnsSource resolves a real name', async () => {
-    const seen: string[][] = [];
-    const stop = dnsSource('localhost', 1234, { family: 4 }).subscribe((list) => seen.push(list));
-    try {
-      await waitUntil(() => seen.length === 1);
-      expect(seen[0]).toContain('127.0.0.1:1234');
-    } finally {
-      stop();
-    }
   });
 });

@@ -1,9 +1,13 @@
 export {
   loadBalancingConfig,
   loadBalancingChannelOptions,
-  targetForAddresses,
   type LoadBalancingOptions,
 } from './options';
+export {
+  leaseTargetForAddresses,
+  targetForAddresses,
+  type AddressTargetLease,
+} from './address-lease';
 export {
   BALANCER_NAME,
   EjectingRoundRobin,
@@ -14,14 +18,11 @@ export { Ejector, DEFAULT_EJECTION, type EjectionConfig } from './ejector';
 export {
   registerAddressSource,
   unregisterAddressSource,
+  registeredAddressSources,
   REGISTRY_SCHEME,
   type AddressSource,
 } from './registry';
-export {
-  staticSource,
-  MutableSource,
-  fileSource,
-  dnsSource,
-  parseAddressList,
-  type DnsSourceOptions,
-} from './sources';
+export { staticSource, MutableSource } from './sources';
+export { fileSource, type FileSourceOptions } from './file-source';
+export { dnsSource, type DnsSourceOptions } from './dns-source';
+export { parseAddressList, isHostPort } from './address-list';

@@ -8,8 +8,6 @@ import {
 } from '@grpc-resilience/status';
 import { BALANCER_NAME, registerEjectingRoundRobin } from './balancer';
 import { DEFAULT_EJECTION, type EjectionConfig } from './ejector';
-import { registerAddressSource } from './registry';
-import { staticSource } from './sources';
 
 /** Options of {@link loadBalancingChannelOptions}. */
 export interface LoadBalancingOptions {
@@ -100,24 +98,4 @@ function resolveEjection(path: string, value: unknown): EjectionConfig {
       { min: 0, max: 1 },
     ),
   };
-}
-
-const IPV4_ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d+$/;
-let staticSources = 0;
-
-/**
- * A grpc-js target for a list of addresses: `ipv4:a,b,c` when all are IPv4 literals (grpc-js's
- * own resolver), else a registered static source (hostnames, IPv6).
- */
-export function targetForAddresses(addresses: readonly string[], path = 'addresses'): string {
-  if (addresses.length === 0)
-    throw new ConfigError(path, 'must hold at least one address', addresses);
-  for (const address of addresses) {
-    if (typeof address !== 'string' || !/^(\[[^\]]+\]|[^:[\]]+):\d+$/.test(address)) {
-      throw new ConfigError(path, 'must hold host:port strings', address);
-    }
-  }
-  if (addresses.every((address) => IPV4_ADDRESS.test(address)))
-    return `ipv4:${addresses.join(',')}`;
-  return registerAddressSource(`static-${++staticSources}`, staticSource(addresses));
 }

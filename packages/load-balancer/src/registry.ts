@@ -1,4 +1,5 @@
 import { experimental, status as Status, Metadata, type ChannelOptions } from '@grpc/grpc-js';
+import { isHostPort } from './address-list';
 
 /**
  * A source of backend addresses that pushes the whole current list whenever it changes (a
@@ -11,6 +12,11 @@ export interface AddressSource {
     onAddresses: (addresses: string[]) => void,
     onError?: (error: Error) => void,
   ): () => void;
+  /**
+   * Optional: grpc-js asks for fresh addresses (an endpoint left READY). A source that polls
+   * (DNS) may look up early, within its own rate limit, and push only what changed.
+   */
+  refresh?(): void;
 }
 
 /** The resolver scheme under which sources are reachable: `grpc-resilience:///<name>`. */
@@ -37,9 +43,13 @@ export function unregisterAddressSource(name: string): void {
   sources.delete(name);
 }
 
+/** How many sources are registered now (for diagnostics, and tests that look for leaks). */
+export function registeredAddressSources(): number {
+  return sources.size;
+}
+
 /** A grpc-js resolver that follows an {@link AddressSource}. */
 class SourceResolver implements experimental.Resolver {
-  private latest: string[] | undefined;
   private unsubscribe: (() => void) | undefined;
   private destroyed = false;
 
@@ -54,22 +64,30 @@ class SourceResolver implements experimental.Resolver {
       process.nextTick(() => this.fail(`no address source registered as "${name}"`));
       return;
     }
+    this.source = source;
     this.unsubscribe = source.subscribe(
-      (addresses) => {
-        this.latest = addresses;
-        this.report();
-      },
-      (error) => this.fail(error.message),
+      (addresses) => this.report(addresses),
+      (error) => this.fail(String((error as Error | undefined)?.message ?? error)),
     );
   }
+  private source: AddressSource | undefined;
 
-  private report(): void {
-    if (this.destroyed || this.latest === undefined) return;
-    const endpoints = this.latest.map((address) => {
-      const hostPort = experimental.splitHostPort(address);
-      if (!hostPort || hostPort.port === undefined)
-        throw new TypeError(`expected host:port, received ${JSON.stringify(address)}`);
-      return { addresses: [{ host: hostPort.host, port: hostPort.port }] };
+  /**
+   * Hands a list to grpc-js. A list with a bad entry is refused as a whole and reported as an
+   * error: grpc-js's balancers keep the endpoints they have when resolution fails, so the last
+   * good list stays in force. Never throws: this runs inside the source's own callbacks.
+   */
+  private report(addresses: unknown): void {
+    if (this.destroyed) return;
+    if (!Array.isArray(addresses) || !addresses.every(isHostPort)) {
+      this.fail(
+        `the source pushed a list with an entry that is not host:port: ${JSON.stringify(addresses)}`,
+      );
+      return;
+    }
+    const endpoints = addresses.map((address: string) => {
+      const hostPort = experimental.splitHostPort(address)!;
+      return { addresses: [{ host: hostPort.host, port: hostPort.port! }] };
     });
     this.listener(experimental.statusOrFromValue(endpoints), {}, null, '');
   }
@@ -85,9 +103,11 @@ class SourceResolver implements experimental.Resolver {
   }
 
   updateResolution(): void {
-    // Sources push every change as it happens, so there is nothing new to report when grpc-js
-    // asks (round_robin asks whenever an endpoint leaves READY). Repeating the last list would
-    // make round_robin rebuild its children, which asks again: a loop that starves the process.
+    // Sources push every change as it happens, so the last list is never repeated here (the
+    // balancer asks whenever an endpoint leaves READY; repeating the list would make it rebuild
+    // its children, which asks again: a loop that starves the process). A polling source may
+    // look up early; it pushes only a list that changed.
+    if (!this.destroyed) this.source?.refresh?.();
   }
 
   destroy(): void {
