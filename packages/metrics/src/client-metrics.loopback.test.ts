@@ -239,6 +239,46 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     expect(arrival.sum).toBeGreaterThan(0.05);
   });
 
+  test('a hedge: two attempts in flight at once, one call, A96 hedges and no retries', async () => {
+    const hedging = { minSamples: 5, minDelayMs: 20, maxDelayMs: 100, maxExtraLoad: 1 };
+    const client = createTestClient(backend.address, {
+      interceptors: [
+        metrics.callInterceptor,
+        createDeadlineInterceptor(),
+        createRetryInterceptor({
+          methods: methodsFromService(testServiceClient().service),
+          hedging,
+          // The hedge is decided while the first attempt hangs on; the hedge itself is fast.
+          onHedge: () => void (backend.behaviour = {}),
+        }),
+        metrics.attemptInterceptor,
+      ],
+    });
+    clients.push(client);
+    for (let i = 0; i < hedging.minSamples; i++) {
+      expect((await callUnary(client, 'GetItem', { id: 'warm' })).status.code).toBe(Status.OK);
+    }
+    backend.behaviour = { delayMs: 2000 };
+    const hedged = await callUnary(client, 'GetItem', { id: 'slow' });
+    expect(hedged.status.code).toBe(Status.OK);
+    expect(hedged.durationMs).toBeLessThan(2000);
+
+    const got = await sdk.collect();
+    const call = { 'grpc.method': GET, 'grpc.target': target };
+    expect(got.find('grpc.client.attempt.started', call)!.value).toBe(hedging.minSamples + 2);
+    const hedges = got.find('grpc.client.call.hedges', call)!;
+    expect([hedges.count, hedges.sum]).toEqual([1, 1]);
+    expect(got.unit('grpc.client.call.hedges')).toBe('{hedge}');
+    expect(got.series('grpc.client.call.retries')).toEqual([]);
+    // The slow attempt was cancelled when the hedge answered.
+    expect(
+      got.find('grpc.client.attempt.duration', { ...call, 'grpc.status': 'CANCELLED' })?.count,
+    ).toBe(1);
+    expect(got.find('grpc.client.call.duration', { ...call, 'grpc.status': 'OK' })!.count).toBe(
+      hedging.minSamples + 1,
+    );
+  });
+
   test('methods not registered are recorded as "other" (gRFC A66)', async () => {
     const only = createClientMetrics({
       meterProvider: sdk.provider,
