@@ -5,15 +5,7 @@ import {
   REASON_METADATA_KEY,
   readDedupScope,
 } from '@grpc-resilience/status';
-import {
-  callServerStream,
-  callUnary,
-  createTestClient,
-  startChaosProxy,
-  waitUntil,
-  type ChaosProxy,
-  type TestServiceClient,
-} from '@grpc-resilience/testing';
+import { callServerStream, callUnary, loopbackFixture, waitUntil } from '@grpc-resilience/testing';
 import { startDedupTestServer, type DedupTestServer } from './dedup-server.test.helper';
 import {
   DEDUP_REASONS,
@@ -24,27 +16,18 @@ import {
   type DedupStore,
 } from './index';
 
-const servers: DedupTestServer[] = [];
-const clients: TestServiceClient[] = [];
-const proxies: ChaosProxy[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const proxy of proxies.splice(0)) await proxy.close();
-  for (const server of servers.splice(0)) server.close();
-});
+const loop = loopbackFixture(afterEach);
 
-async function serve(options?: DedupOptions) {
+async function serve(options?: DedupOptions): Promise<DedupTestServer> {
   const server = await startDedupTestServer(options);
-  servers.push(server);
+  loop.onClose(() => server.close());
   return server;
 }
 function client(address: string) {
-  const c = createTestClient(address, {
+  return loop.client(address, {
     'grpc.initial_reconnect_backoff_ms': 50,
     'grpc.max_reconnect_backoff_ms': 200,
   });
-  clients.push(c);
-  return c;
 }
 const keyed = (key: string, extra: Record<string, string> = {}) => {
   const metadata = new Metadata();
@@ -81,8 +64,7 @@ describe('a key never gets stuck when its first caller goes away', () => {
   it('the same after the caller cancels, and after its connection is reset', async () => {
     const server = await serve();
     server.charge = { delayMs: 200 };
-    const proxy = await startChaosProxy(server.address);
-    proxies.push(proxy);
+    const proxy = await loop.proxy(server.address);
     const direct = client(server.address);
     const cut = client(proxy.address);
 

@@ -6,10 +6,9 @@ import {
   callServerStream,
   callUnary,
   createTestClient,
-  startChaosProxy,
+  loopbackFixture,
   startPingEnforcingServer,
   startSilentServer,
-  startTestBackend,
   waitUntil,
   type CallOutcome,
   type TestBackend,
@@ -19,11 +18,11 @@ import { isEnhanceYourCalm } from './origin';
 
 // Every grpc-js message that origin.ts relies on, produced by a real fault.
 
+const loop = loopbackFixture(afterEach);
 let backend: TestBackend;
 beforeEach(async () => {
-  backend = await startTestBackend();
+  backend = await loop.backend();
 });
-afterEach(() => backend.kill());
 
 const context = (outcome: CallOutcome) => ({ headersReceived: outcome.headers !== undefined });
 
@@ -31,170 +30,142 @@ it('refused connection: UNAVAILABLE made locally, never sent', async () => {
   const closed = await startSilentServer();
   const address = closed.address;
   await closed.close(); // nothing listens there any more
-  const client = createTestClient(address);
-  try {
-    const outcome = await callUnary(client, 'Charge', {}, { timeoutMs: 2000 });
-    expect(outcome.status.code).toBe(Status.UNAVAILABLE);
-    expect(outcome.status.details).toMatch(/^No connection established/);
-    expect(classifyStatus(outcome.status)).toMatchObject({
-      origin: 'local',
-      neverSent: true,
-      retryableIfNotIdempotent: true,
-    });
-  } finally {
-    client.close();
-  }
+  const client = loop.client(address);
+  const outcome = await callUnary(client, 'Charge', {}, { timeoutMs: 2000 });
+  expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+  expect(outcome.status.details).toMatch(/^No connection established/);
+  expect(classifyStatus(outcome.status)).toMatchObject({
+    origin: 'local',
+    neverSent: true,
+    retryableIfNotIdempotent: true,
+  });
 });
 
 it('server-returned UNAVAILABLE: origin server, not known to be unsent', async () => {
-  const client = createTestClient(backend.address);
-  try {
-    const outcome = await callUnary(
-      client,
-      'GetItem',
-      {},
-      { metadata: behaviourMetadata({ failCode: Status.UNAVAILABLE }) },
-    );
-    expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
-      origin: 'server',
-      neverSent: false,
-      retryableIfIdempotent: true,
-      retryableIfNotIdempotent: false,
-    });
-  } finally {
-    client.close();
-  }
+  const client = loop.client(backend.address);
+  const outcome = await callUnary(
+    client,
+    'GetItem',
+    {},
+    { metadata: behaviourMetadata({ failCode: Status.UNAVAILABLE }) },
+  );
+  expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
+    origin: 'server',
+    neverSent: false,
+    retryableIfIdempotent: true,
+    retryableIfNotIdempotent: false,
+  });
 });
 
 it('client deadline vs a server that itself returns DEADLINE_EXCEEDED', async () => {
-  const client = createTestClient(backend.address);
-  try {
-    const local = await callUnary(
-      client,
-      'GetItem',
-      {},
-      { timeoutMs: 50, metadata: behaviourMetadata({ hang: true }) },
-    );
-    expect(local.status.code).toBe(Status.DEADLINE_EXCEEDED);
-    expect(statusOrigin(local.status)).toBe('local');
-    const remote = await callUnary(
-      client,
-      'GetItem',
-      {},
-      {
-        timeoutMs: 2000,
-        metadata: behaviourMetadata({
-          failCode: Status.DEADLINE_EXCEEDED,
-          failDetails: 'database timed out',
-        }),
-      },
-    );
-    expect(remote.status.code).toBe(Status.DEADLINE_EXCEEDED);
-    expect(statusOrigin(remote.status)).toBe('server');
-  } finally {
-    client.close();
-  }
+  const client = loop.client(backend.address);
+  const local = await callUnary(
+    client,
+    'GetItem',
+    {},
+    { timeoutMs: 50, metadata: behaviourMetadata({ hang: true }) },
+  );
+  expect(local.status.code).toBe(Status.DEADLINE_EXCEEDED);
+  expect(statusOrigin(local.status)).toBe('local');
+  const remote = await callUnary(
+    client,
+    'GetItem',
+    {},
+    {
+      timeoutMs: 2000,
+      metadata: behaviourMetadata({
+        failCode: Status.DEADLINE_EXCEEDED,
+        failDetails: 'database timed out',
+      }),
+    },
+  );
+  expect(remote.status.code).toBe(Status.DEADLINE_EXCEEDED);
+  expect(statusOrigin(remote.status)).toBe('server');
 });
 
 it("oversize messages: the client's own limits are local, the server's answer is the server's", async () => {
-  const small = await startTestBackend({
+  const small = await loop.backend({
     serverOptions: { 'grpc.max_receive_message_length': 100 },
   });
-  const sendLimited = createTestClient(backend.address, { 'grpc.max_send_message_length': 50 });
-  const receiveLimited = createTestClient(backend.address, {
+  const sendLimited = loop.client(backend.address, { 'grpc.max_send_message_length': 50 });
+  const receiveLimited = loop.client(backend.address, {
     'grpc.max_receive_message_length': 100,
   });
-  const toSmall = createTestClient(small.address);
-  try {
-    const big = { id: 'x'.repeat(500) };
-    const sent = await callUnary(sendLimited, 'GetItem', big, { timeoutMs: 2000 });
-    expect(sent.status.code).toBe(Status.RESOURCE_EXHAUSTED);
-    expect(classifyStatus(sent.status, context(sent))).toMatchObject({
-      origin: 'local',
-      fault: 'caller',
-      breakerFailure: false,
-    });
+  const toSmall = loop.client(small.address);
+  const big = { id: 'x'.repeat(500) };
+  const sent = await callUnary(sendLimited, 'GetItem', big, { timeoutMs: 2000 });
+  expect(sent.status.code).toBe(Status.RESOURCE_EXHAUSTED);
+  expect(classifyStatus(sent.status, context(sent))).toMatchObject({
+    origin: 'local',
+    fault: 'caller',
+    breakerFailure: false,
+  });
 
-    const received = await callUnary(
-      receiveLimited,
-      'GetItem',
-      {},
-      {
-        timeoutMs: 2000,
-        metadata: behaviourMetadata({ responseBytes: 1000 }),
-      },
-    );
-    expect(received.status.code).toBe(Status.RESOURCE_EXHAUSTED);
-    expect(classifyStatus(received.status, context(received))).toMatchObject({
-      origin: 'local',
-      fault: 'caller',
-    });
+  const received = await callUnary(
+    receiveLimited,
+    'GetItem',
+    {},
+    {
+      timeoutMs: 2000,
+      metadata: behaviourMetadata({ responseBytes: 1000 }),
+    },
+  );
+  expect(received.status.code).toBe(Status.RESOURCE_EXHAUSTED);
+  expect(classifyStatus(received.status, context(received))).toMatchObject({
+    origin: 'local',
+    fault: 'caller',
+  });
 
-    const rejected = await callUnary(toSmall, 'GetItem', big, { timeoutMs: 2000 });
-    expect(rejected.status.code).toBe(Status.RESOURCE_EXHAUSTED);
-    expect(classifyStatus(rejected.status, context(rejected))).toMatchObject({
-      origin: 'server',
-      fault: 'caller',
-      retryableIfIdempotent: false,
-      breakerFailure: false,
-    });
-  } finally {
-    sendLimited.close();
-    receiveLimited.close();
-    toSmall.close();
-    small.kill();
-  }
+  const rejected = await callUnary(toSmall, 'GetItem', big, { timeoutMs: 2000 });
+  expect(rejected.status.code).toBe(Status.RESOURCE_EXHAUSTED);
+  expect(classifyStatus(rejected.status, context(rejected))).toMatchObject({
+    origin: 'server',
+    fault: 'caller',
+    retryableIfIdempotent: false,
+    breakerFailure: false,
+  });
 });
 
 it('a connection reset mid-call: a transport failure, possibly processed', async () => {
-  const proxy = await startChaosProxy(backend.address);
-  const client = createTestClient(proxy.address);
-  try {
-    const pending = callUnary(
-      client,
-      'GetItem',
-      {},
-      { timeoutMs: 2000, metadata: behaviourMetadata({ delayMs: 500 }) },
-    );
-    await waitUntil(() => backend.counters.calls === 1);
-    await proxy.reset();
-    const outcome = await pending;
-    expect(outcome.status.code).toBe(Status.UNAVAILABLE);
-    expect(classifyStatus(outcome.status)).toMatchObject({
-      origin: 'transport',
-      neverSent: false,
-      retryableIfNotIdempotent: false,
-    });
-  } finally {
-    client.close();
-    await proxy.close();
-  }
+  const proxy = await loop.proxy(backend.address);
+  const client = loop.client(proxy.address);
+  const pending = callUnary(
+    client,
+    'GetItem',
+    {},
+    { timeoutMs: 2000, metadata: behaviourMetadata({ delayMs: 500 }) },
+  );
+  await waitUntil(() => backend.counters.calls === 1);
+  await proxy.reset();
+  const outcome = await pending;
+  expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+  expect(classifyStatus(outcome.status)).toMatchObject({
+    origin: 'transport',
+    neverSent: false,
+    retryableIfNotIdempotent: false,
+  });
 });
 
 it("a cancellation by the caller is local and the caller's", async () => {
-  const client = createTestClient(backend.address);
-  try {
-    const outcome = await callUnary(
-      client,
-      'GetItem',
-      {},
-      {
-        metadata: behaviourMetadata({ hang: true }),
-        onCall: (call) => setTimeout(() => call.cancel(), 20),
-      },
-    );
-    expect(outcome.status).toMatchObject({
-      code: Status.CANCELLED,
-      details: 'Cancelled on client',
-    });
-    expect(classifyStatus(outcome.status)).toMatchObject({
-      origin: 'local',
-      fault: 'caller',
-      breakerFailure: false,
-    });
-  } finally {
-    client.close();
-  }
+  const client = loop.client(backend.address);
+  const outcome = await callUnary(
+    client,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ hang: true }),
+      onCall: (call) => setTimeout(() => call.cancel(), 20),
+    },
+  );
+  expect(outcome.status).toMatchObject({
+    code: Status.CANCELLED,
+    details: 'Cancelled on client',
+  });
+  expect(classifyStatus(outcome.status)).toMatchObject({
+    origin: 'local',
+    fault: 'caller',
+    breakerFailure: false,
+  });
 });
 
 describe('streams reset without a gRPC status (a raw HTTP/2 peer, like a proxy or a server past its grace)', () => {
@@ -213,6 +184,8 @@ describe('streams reset without a gRPC status (a raw HTTP/2 peer, like a proxy o
   });
   afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+  // Closes its client at once: this block's raw server closes (and waits for its connections)
+  // before the suite's fixture would.
   const callRaw = async () => {
     const client = createTestClient(`127.0.0.1:${(server.address() as AddressInfo).port}`);
     try {
@@ -292,59 +265,51 @@ describe("a server's ping enforcement (GOAWAY too_many_pings) is the client's ke
   it('a quiet server stream closed by GOAWAY ENHANCE_YOUR_CALM: not retried, not counted', async () => {
     // grpc-go's enforcement scaled down 1000x, against a client pinging every 30 ms.
     const enforcing = await startPingEnforcingServer({ minPingIntervalMs: 300 });
-    const client = createTestClient(enforcing.address, {
+    loop.onClose(() => enforcing.close());
+    const client = loop.client(enforcing.address, {
       'grpc.keepalive_time_ms': 30,
       'grpc.keepalive_timeout_ms': 1000,
     });
-    try {
-      const outcome = await callServerStream(
-        client,
-        'ListItems',
-        {},
-        { timeoutMs: 5000, metadata: behaviourMetadata({ delayMs: 2000 }) },
-      );
-      expect(enforcing.tooManyPings).toBe(1);
-      expect(outcome.status).toMatchObject({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: 'Bandwidth exhausted or memory limit exceeded',
-      });
-      expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
-        origin: 'local',
-        fault: 'caller',
-        retryableIfIdempotent: false,
-        retryableIfNotIdempotent: false,
-        breakerFailure: false,
-      });
-    } finally {
-      client.close();
-      await enforcing.close();
-    }
+    const outcome = await callServerStream(
+      client,
+      'ListItems',
+      {},
+      { timeoutMs: 5000, metadata: behaviourMetadata({ delayMs: 2000 }) },
+    );
+    expect(enforcing.tooManyPings).toBe(1);
+    expect(outcome.status).toMatchObject({
+      code: Status.RESOURCE_EXHAUSTED,
+      details: 'Bandwidth exhausted or memory limit exceeded',
+    });
+    expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
+      origin: 'local',
+      fault: 'caller',
+      retryableIfIdempotent: false,
+      retryableIfNotIdempotent: false,
+      breakerFailure: false,
+    });
   });
 
   it('the same text sent by a server in its trailers is the server answering', async () => {
-    const client = createTestClient(backend.address);
-    try {
-      const outcome = await callUnary(
-        client,
-        'GetItem',
-        {},
-        {
-          metadata: behaviourMetadata({
-            failCode: Status.RESOURCE_EXHAUSTED,
-            failDetails: 'Bandwidth exhausted or memory limit exceeded',
-          }),
-        },
-      );
-      expect(outcome.status.details).toBe('Bandwidth exhausted or memory limit exceeded');
-      expect(isEnhanceYourCalm(outcome.status)).toBe(false);
-      expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
-        origin: 'server',
-        fault: 'server',
-        retryableIfIdempotent: true,
-        breakerFailure: true,
-      });
-    } finally {
-      client.close();
-    }
+    const client = loop.client(backend.address);
+    const outcome = await callUnary(
+      client,
+      'GetItem',
+      {},
+      {
+        metadata: behaviourMetadata({
+          failCode: Status.RESOURCE_EXHAUSTED,
+          failDetails: 'Bandwidth exhausted or memory limit exceeded',
+        }),
+      },
+    );
+    expect(outcome.status.details).toBe('Bandwidth exhausted or memory limit exceeded');
+    expect(isEnhanceYourCalm(outcome.status)).toBe(false);
+    expect(classifyStatus(outcome.status, context(outcome))).toMatchObject({
+      origin: 'server',
+      fault: 'server',
+      retryableIfIdempotent: true,
+      breakerFailure: true,
+    });
   });
 });
