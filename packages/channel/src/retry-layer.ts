@@ -1,9 +1,13 @@
+import type { Interceptor } from '@grpc/grpc-js';
 import { attemptLogHooks, type LayerLogger } from '@grpc-resilience/logging';
 import {
+  AdaptiveRetryBudget,
   DedupScopes,
   RETRY_OPTION_KEYS,
   RetryBudget,
   createRetryInterceptor,
+  resolveRetryBudget,
+  type AnyRetryBudget,
   type RetryOptions,
 } from '@grpc-resilience/retry';
 import { objectOption, type MethodTable } from '@grpc-resilience/status';
@@ -12,22 +16,23 @@ import { objectOption, type MethodTable } from '@grpc-resilience/status';
  * The retry interceptor as the factory wires it: idempotency from the merged method table, one
  * budget and one record of the servers' declared dedup scopes per target (a keyed call's retry
  * may land on any of its servers), and the attempt records of the logger beside the caller's
- * own hooks.
+ * own hooks. With the adaptive budget, its interceptor sits right inside the retry interceptor,
+ * where it sees every attempt: the throttle admits each one and the budget learns how it ended.
  */
 export function createRetryLayer(
   retry: unknown,
   methods: MethodTable,
   logger: LayerLogger | undefined,
-  shared: { budget?: RetryBudget; dedupScopes?: DedupScopes },
-) {
+  shared: { budget?: AnyRetryBudget; dedupScopes?: DedupScopes },
+): Interceptor {
   const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;
   const hooks = logger ? attemptLogHooks(logger) : undefined;
   const { onRetry, onGiveUp } = input;
-  let budget: RetryOptions['budget'] = input.budget;
-  if (budget !== false && !(budget instanceof RetryBudget)) {
-    budget = shared.budget ??= new RetryBudget(budget ?? {});
+  let budget = input.budget;
+  if (budget !== false && !(budget instanceof RetryBudget || budget instanceof AdaptiveRetryBudget)) {
+    budget = shared.budget ??= resolveRetryBudget('retry.budget', budget);
   }
-  return createRetryInterceptor({
+  const retryInterceptor = createRetryInterceptor({
     ...input,
     methods,
     budget,
@@ -36,4 +41,7 @@ export function createRetryLayer(
     onGiveUp:
       hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,
   });
+  if (!(budget instanceof AdaptiveRetryBudget)) return retryInterceptor;
+  const gate = budget.interceptor;
+  return (options, nextCall) => retryInterceptor(options, (attempt) => gate(attempt, nextCall));
 }

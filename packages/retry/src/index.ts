@@ -3,6 +3,15 @@ export { createRetryInterceptor } from './retry-interceptor';
 export { ATTEMPTS_METADATA_KEY } from '@grpc-resilience/status';
 export { DedupScopes, type ObservedDedupScope } from './dedup-scopes';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget';
+export { AdaptiveRetryBudget } from './adaptive-budget';
+export { ClientThrottle } from './client-throttle';
+export type { AdaptiveBudgetOptions, ThrottleOptions } from './adaptive-budget-options';
+export {
+  resolveBudget as resolveRetryBudget,
+  type BudgetOption,
+  type FixedBudgetOptions,
+  type AnyRetryBudget,
+} from './budget-options';
 export { PUSHBACK_METADATA_KEY } from './backoff';
 export { assertNoNativeRetries } from './native-retries';
 export type { HedgingOptions } from './hedging';

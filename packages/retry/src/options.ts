@@ -16,7 +16,7 @@ import {
   type ResolvedAttemptOptions,
 } from './attempt-options';
 import { DedupScopes } from './dedup-scopes';
-import { RetryBudget, type RetryBudgetOptions } from './retry-budget';
+import { resolveBudget, type AnyRetryBudget, type BudgetOption } from './budget-options';
 
 /** Why the layer stopped retrying a failed call. */
 export type GiveUpReason =
@@ -70,8 +70,15 @@ export interface RetryOptions extends AttemptOptions {
    * own cancellation never are. grpc-js: `retryableStatusCodes`.
    */
   retryableCodes?: readonly Status[];
-  /** Retry budget, or false to turn it off. Default `{ ratio: 0.2, minPerSecond: 10 }`. */
-  budget?: false | RetryBudgetOptions | RetryBudget;
+  /**
+   * Retry budget, shared per target, or false to turn it off. Default the adaptive budget,
+   * `{ kind: 'adaptive', ratio: 0.1, maxTokens: 10, throttle: {} }`: failing retries are held to
+   * about 10% of calls, retries that succeed are refunded, and first attempts are throttled in
+   * an outage (its throttle needs `budget.interceptor` right inside the retry interceptor). The
+   * old fixed budget: `{ kind: 'fixed', ratio: 0.2, minPerSecond: 10 }`. Or a shared
+   * `AdaptiveRetryBudget` / `RetryBudget`.
+   */
+  budget?: BudgetOption;
   /**
    * Which methods are idempotent: `{ '/pkg.Svc/Method' | 'pkg.Svc': { idempotent: true } }`.
    * Build it from a generated client with `methodsFromService(Client.service)`.
@@ -113,7 +120,7 @@ export interface ResolvedRetryOptions extends ResolvedAttemptOptions {
   readonly maxBackoffMs: number;
   readonly multiplier: number;
   readonly retryableCodes: ReadonlySet<Status>;
-  readonly budget: RetryBudget | undefined;
+  readonly budget: AnyRetryBudget | undefined;
   readonly methods: MethodTable;
   readonly serverDeduplicates: boolean | 'declared';
   readonly dedupScopes: DedupScopes | undefined;
@@ -242,10 +249,4 @@ function resolveDedupScopes(path: string, value: unknown): DedupScopes {
   if (value === undefined) return new DedupScopes();
   if (value instanceof DedupScopes) return value;
   throw new ConfigError(`${path}.dedupScopes`, 'must be a DedupScopes instance', value);
-}
-
-function resolveBudget(path: string, value: unknown): RetryBudget | undefined {
-  if (value === false) return undefined;
-  if (value instanceof RetryBudget) return value;
-  return new RetryBudget((value ?? {}) as RetryBudgetOptions, path);
 }

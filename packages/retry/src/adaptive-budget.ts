@@ -1,0 +1,101 @@
+import {
+  status as Status,
+  type InterceptingCall,
+  type Interceptor,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { rejectedCall } from '@grpc-resilience/status';
+import { attemptVerdict } from './attempt-verdict';
+import {
+  resolveAdaptiveBudgetOptions,
+  type AdaptiveBudgetOptions,
+  type ResolvedAdaptiveBudgetOptions,
+} from './adaptive-budget-options';
+import { BudgetedAttempt } from './budgeted-attempt';
+import { ClientThrottle } from './client-throttle';
+
+/** Details of an attempt the throttle refused. */
+const THROTTLED_DETAILS =
+  'client-side throttling: the servers of this target accepted too few recent attempts';
+
+/**
+ * The adaptive retry budget, one per target: spends on retries that fail, not on retries that
+ * succeed, and throttles first attempts too when the servers stop accepting.
+ *
+ * - Tokens: each logical call deposits `ratio`, up to `maxTokens` (also the starting balance);
+ *   a retry (or a hedge) takes 1. When that retry is answered by a server that accepted it, the
+ *   token is refunded: it cured a random failure, it did not add load to a sick target. A retry
+ *   that fails keeps its token spent. With 20% of attempts failing at random, about 5 retries in
+ *   100 calls fail, well within 10 deposited; in a total outage every retry fails, so retries
+ *   are held to `ratio` per call once the starting balance is spent, whatever the call rate: no
+ *   reserve refills with time, so a quiet caller cannot amplify an outage either.
+ * - Throttle ({@link ClientThrottle}): every attempt, the first included, passes the SRE-book
+ *   throttle, which in a total outage refuses most of them locally with UNAVAILABLE and the
+ *   trailer `grpc-resilience-reason: throttled`, and lets them through again as the servers
+ *   accept.
+ *
+ * Both learn the outcome of each attempt from {@link AdaptiveRetryBudget.interceptor}, which must
+ * sit right inside the retry interceptor: `[createRetryInterceptor({ budget }), budget.interceptor]`
+ * (the channel factory puts it there). No timer: the window slides lazily.
+ */
+export class AdaptiveRetryBudget {
+  readonly kind = 'adaptive';
+  /** The target's client-side throttle, or undefined when turned off. */
+  readonly throttle: ClientThrottle | undefined;
+  /** Admits each attempt through the throttle and reports its outcome to the budget. */
+  readonly interceptor: Interceptor;
+  private readonly options: ResolvedAdaptiveBudgetOptions;
+  /** Thousandths of a token, as gRFC A6's retry throttling keeps them: ten deposits of 0.1 make 1. */
+  private milliTokens: number;
+  private readonly maxMilliTokens: number;
+  private readonly depositMilliTokens: number;
+
+  /** Throws `ConfigError` for a bad option, naming it under `path`. */
+  constructor(options: AdaptiveBudgetOptions = {}, path = 'retry.budget') {
+    this.options = resolveAdaptiveBudgetOptions(options, path);
+    this.maxMilliTokens = Math.round(this.options.maxTokens * 1000);
+    this.depositMilliTokens = Math.round(this.options.ratio * 1000);
+    this.milliTokens = this.maxMilliTokens;
+    const { throttle, now, random } = this.options;
+    this.throttle = throttle ? new ClientThrottle(throttle, now, random) : undefined;
+    this.interceptor = (callOptions, nextCall) => {
+      const next =
+        this.throttle === undefined || this.throttle.admit()
+          ? nextCall(callOptions)
+          : rejectedCall(Status.UNAVAILABLE, THROTTLED_DETAILS, 'throttled');
+      return new BudgetedAttempt(next, this) as unknown as InterceptingCall;
+    };
+  }
+
+  /** Tokens left now: a retry needs 1 (for tests and diagnostics). */
+  get balance(): number {
+    return this.milliTokens / 1000;
+  }
+
+  /** Records one logical call: deposits `ratio`. Cheap: the hot path calls it. */
+  recordCall(): void {
+    this.milliTokens = Math.min(this.maxMilliTokens, this.milliTokens + this.depositMilliTokens);
+  }
+
+  /** Takes one token for a retry or a hedge; false when fewer than one is left. */
+  tryAcquire(): boolean {
+    if (this.milliTokens < 1000) return false;
+    this.milliTokens -= 1000;
+    return true;
+  }
+
+  /** Gives back the token of a retry or hedge that turned out not to add load. */
+  refund(): void {
+    this.milliTokens = Math.min(this.maxMilliTokens, this.milliTokens + 1000);
+  }
+
+  /**
+   * @internal The outcome of one attempt, from {@link BudgetedAttempt}: the throttle counts what
+   * the servers accepted; a retry's token comes back unless the servers refused it.
+   */
+  recordAttempt(status: StatusObject, isRetry: boolean): void {
+    const verdict = attemptVerdict(status);
+    if (verdict !== 'ignored') this.throttle?.record(verdict === 'accepted');
+    if (isRetry && verdict !== 'rejected') this.refund();
+  }
+}
