@@ -276,7 +276,10 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     attempt.clearTimer();
     this.observeDedupScope(attempt, status);
     if (status.code === Status.OK) {
-      this.window?.record(this.options.now() - attempt.startedAt);
+      // The first attempt's latency: when its hedge won, at least the time until then. Only
+      // the hedge's own latency would drop slow first attempts from the window, lower the
+      // percentile, and send hedges where they do not help.
+      this.window?.record(this.options.now() - (this.attempt ?? attempt).startedAt);
       return this.finish(status, attempt);
     }
     if (this.cancelled) return this.finish(status, attempt);
