@@ -181,8 +181,3 @@ it('a hop with too little time left fails fast without calling the next one', as
   expect(outcome.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
   expect(c.seen).toHaveLength(0);
 });
-
-it('outside any handler, nothing is inherited', () => {
-  expect(remainingTimeMs()).toBe(Infinity);
-  expect(currentSignal()).toBeUndefined();
-});

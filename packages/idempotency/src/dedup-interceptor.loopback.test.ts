@@ -1,6 +1,5 @@
 import { Metadata, status as Status, type Call } from '@grpc/grpc-js';
 import {
-  ConfigError,
   DEDUP_SCOPE_METADATA_KEY,
   REASON_METADATA_KEY,
   readDedupScope,
@@ -11,7 +10,6 @@ import {
   DEDUP_REASONS,
   MemoryDedupStore,
   REPLAYED_METADATA_KEY,
-  createDedupInterceptor,
   type DedupOptions,
   type DedupStore,
 } from './index';
@@ -346,19 +344,5 @@ describe('a store is user code', () => {
     expect(ran.status.code).toBe(Status.OK);
     await waitUntil(() => errors.length === 3);
     expect(errors).toEqual(['claim', 'claim', 'complete']);
-  });
-
-  it('validates its options', () => {
-    expect(() => createDedupInterceptor({ store: {} as never })).toThrow(
-      /dedup.store must be a DedupStore/,
-    );
-    const badScope = { scope: 'global', claim() {}, complete() {}, release() {} };
-    expect(() => createDedupInterceptor({ store: badScope as never })).toThrow(
-      'dedup.store.scope must be one of "process", "shared", received "global"',
-    );
-    expect(() => createDedupInterceptor({ maxOutcomeBytes: -1 })).toThrow(ConfigError);
-    expect(() => createDedupInterceptor({ scopeOf: 'peer' as never })).toThrow(
-      /dedup.scopeOf must be a function/,
-    );
   });
 });
