@@ -34,12 +34,17 @@ class EjectingPicker implements Picker {
     }
     if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
     const address = result.subchannel!.getAddress();
+    const childStarted = result.onCallStarted;
     const childEnded = result.onCallEnded;
     const streamDeadline = (args.metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[
       LONG_LIVED_CALL_KEY
     ];
     return {
       ...result,
+      onCallStarted: () => {
+        this.ejector.started(address);
+        childStarted?.();
+      },
       onCallEnded: (code, details, metadata) => {
         this.ejector.record(address, { code, details }, streamDeadline);
         childEnded?.(code, details, metadata);

@@ -1,6 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { PROPAGATED_CANCEL_PREFIX } from '@grpc-resilience/status';
 import { Ejector } from './index';
+import { PROBE_START_GRACE_MS } from './ejector';
 
 const A = '10.0.0.1:50051';
 const B = '10.0.0.2:50051';
@@ -81,6 +82,26 @@ describe('what counts against an endpoint', () => {
     expect(e.admit(A)).toBe(false); // one at a time
     e.record(A, propagatedCancel);
     expect(e.admit(A)).toBe(true); // another probe, not stuck behind the cancelled one
+    e.record(A, { code: Status.OK, details: 'OK' });
+    expect(e.ejected()).toEqual([]);
+  });
+
+  it('a probe whose call never starts (re-picked, or ended before its stream) is granted again after the grace', () => {
+    const now = { ms: 0 };
+    const e = ejector(now);
+    e.record(A, unavailable);
+    e.record(A, unavailable);
+    now.ms = 1000;
+    expect(e.admit(A)).toBe(true); // granted; grpc-js then re-picks or cancels before start
+    now.ms = 1000 + PROBE_START_GRACE_MS - 1;
+    expect(e.admit(A)).toBe(false);
+    now.ms = 1000 + PROBE_START_GRACE_MS;
+    expect(e.admit(A)).toBe(true); // the lost probe is given back
+    e.started(A);
+    now.ms += PROBE_START_GRACE_MS * 2;
+    expect(e.admit(A)).toBe(false); // a started probe is waited for…
+    now.ms = 1000 + PROBE_START_GRACE_MS + 8000;
+    expect(e.admit(A)).toBe(true); // …up to the longest ejection
     e.record(A, { code: Status.OK, details: 'OK' });
     expect(e.ejected()).toEqual([]);
   });

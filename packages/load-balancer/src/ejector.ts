@@ -31,9 +31,21 @@ interface EndpointHealth {
   ejections: number;
   /** Ejected until this time (0: not ejected). */
   ejectedUntil: number;
-  /** A probe is in flight: everything else still avoids this endpoint. */
+  /** A probe is granted: everything else still avoids this endpoint. */
   probing: boolean;
+  /** When the probe was granted, and whether its call started (grpc-js's `onCallStarted`). */
+  probeGrantedAt: number;
+  probeStarted: boolean;
 }
+
+/**
+ * A probe whose call has not started this long after its pick is given up and granted again:
+ * grpc-js re-picks a call whose endpoint left READY before its stream opened, and ends a call
+ * cancelled in between without telling the picker, so such a probe would otherwise hold the
+ * endpoint out forever. Creating a stream on a READY connection takes microseconds; call
+ * credentials (a token fetch) can take longer, and then at worst two probes overlap.
+ */
+export const PROBE_START_GRACE_MS = 1000;
 
 /**
  * Consecutive-failure ejection per endpoint (as Linkerd and Finagle do), for the 2-4 replica
@@ -63,9 +75,30 @@ export class Ejector {
   admit(address: string): boolean {
     const entry = this.health.get(address);
     if (!entry || entry.ejectedUntil === 0) return true;
-    if (entry.probing || this.now() < entry.ejectedUntil) return false;
+    const now = this.now();
+    if (now < entry.ejectedUntil) return false;
+    if (entry.probing && !this.isProbeLost(entry, now)) return false;
     entry.probing = true;
+    entry.probeGrantedAt = now;
+    entry.probeStarted = false;
     return true;
+  }
+
+  /** The call a probe was granted to has started on `address`: its end will be recorded. */
+  started(address: string): void {
+    const entry = this.health.get(address);
+    if (entry?.probing) entry.probeStarted = true;
+  }
+
+  /**
+   * A granted probe that will never report: not started within the grace, or started and
+   * silent for longer than the longest ejection (a stream that outlives the probe's purpose).
+   */
+  private isProbeLost(entry: EndpointHealth, now: number): boolean {
+    const waited = now - entry.probeGrantedAt;
+    return entry.probeStarted
+      ? waited >= this.config.maxEjectionMs
+      : waited >= PROBE_START_GRACE_MS;
   }
 
   /**
@@ -115,7 +148,14 @@ export class Ejector {
     if (!entry)
       this.health.set(
         address,
-        (entry = { failures: 0, ejections: 0, ejectedUntil: 0, probing: false }),
+        (entry = {
+          failures: 0,
+          ejections: 0,
+          ejectedUntil: 0,
+          probing: false,
+          probeGrantedAt: 0,
+          probeStarted: false,
+        }),
       );
     return entry;
   }
