@@ -128,11 +128,13 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     expect(
       got.find('grpc.server.call.duration', { 'grpc.method': GET, 'grpc.status': 'OK' })!.count,
     ).toBe(1);
-    // Headroom: nearly all of 5 s was left.
+    // Headroom: the share of 5 s the call did not use.
     const headroom = got.find('grpc_resilience.client.deadline.headroom', ok)!;
     expect(headroom.boundaries).toEqual(HEADROOM_BUCKETS);
     expect(headroom.count).toBe(1);
-    expect(headroom.sum).toBeGreaterThan(0.9);
+    // What the call took of its 5 s, as the caller measured it around the call (a little more
+    // than the interceptor saw), is what is missing from the headroom.
+    expect(headroom.sum).toBeGreaterThanOrEqual(1 - outcome.durationMs / 5000 - 0.001);
     expect(headroom.sum).toBeLessThanOrEqual(1);
   });
 
@@ -219,7 +221,7 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
       client,
       'GetItem',
       { id: 'h' },
-      { ...meta({ hang: true }), timeoutMs: 200 },
+      { ...meta({ hang: true }), timeoutMs: 500 },
     );
     expect(outcome.status.code).toBe(Status.DEADLINE_EXCEEDED);
 
@@ -234,9 +236,9 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     expect(headroom.bucketCounts![0]).toBe(1); // the (-inf, 0] bucket
     const arrival = got.find('grpc_resilience.server.deadline.remaining', { 'grpc.method': GET })!;
     expect(arrival.count).toBe(1);
-    // At most the 200 ms the client gave, and not all of it gone on the way.
-    expect(arrival.sum).toBeLessThanOrEqual(0.2);
-    expect(arrival.sum).toBeGreaterThan(0.05);
+    // At most the 500 ms the client gave, less what the way there took.
+    expect(arrival.sum).toBeLessThanOrEqual(0.5);
+    expect(arrival.sum).toBeGreaterThan(0);
   });
 
   test('a hedge: two attempts in flight at once, one call, A96 hedges and no retries', async () => {
