@@ -19,7 +19,15 @@ import type { BreakerState, BreakerStateChange } from './state-change';
 
 /** A breaker interceptor, with its circuits readable and observable. */
 export interface CircuitBreakerInterceptor {
+  /** The breaker: outside the retry interceptor, it counts each logical call once. */
   readonly interceptor: Interceptor;
+  /**
+   * Goes inside the retry interceptor, beside `interceptor` outside it: refuses an attempt while
+   * the circuit is open (a retry of a call admitted before it opened), the same way and with the
+   * same `circuit-open` reason, which the retry never retries. Counts nothing; lets a half-open
+   * probe's own retries through.
+   */
+  readonly attemptGate: Interceptor;
   /** The state of the circuit for `method` (any method with target scope). */
   stateOf(method?: string): BreakerState;
   /** Subscribes to every circuit's state changes; `dispose()` unsubscribes. */
@@ -69,7 +77,7 @@ export function createCircuitBreakerInterceptor(
     const circuit = circuitFor(callOptions.method_definition.path);
     const admission = circuit.admit();
     if (admission === 'reject') {
-      return rejectedCall(Status.UNAVAILABLE, `circuit open for ${circuit.name}`, 'circuit-open');
+      return refusal(circuit);
     }
     const probe = admission === 'probe';
     if (resolved.maxConcurrent !== undefined && load.inFlight >= resolved.maxConcurrent) {
@@ -90,8 +98,15 @@ export function createCircuitBreakerInterceptor(
     ) as unknown as InterceptingCall;
   };
 
+  const attemptGate: Interceptor = (callOptions, nextCall) => {
+    const circuit = circuitFor(callOptions.method_definition.path);
+    if (!circuit.isRefusing()) return nextCall(callOptions) as InterceptingCall;
+    return refusal(circuit);
+  };
+
   return {
     interceptor,
+    attemptGate,
     stateOf: (method) => (method === undefined ? targetCircuit : circuitFor(method)).currentState,
     onStateChange(listener) {
       listeners.add(listener);
@@ -101,6 +116,11 @@ export function createCircuitBreakerInterceptor(
       return load.inFlight;
     },
   };
+}
+
+/** How an open circuit refuses a call or an attempt: at once, nothing sent, reason in trailers. */
+function refusal(circuit: CircuitBreaker): InterceptingCall {
+  return rejectedCall(Status.UNAVAILABLE, `circuit open for ${circuit.name}`, 'circuit-open');
 }
 
 /** Calls in flight through one interceptor (what the bulkhead caps). */

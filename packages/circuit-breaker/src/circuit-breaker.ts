@@ -93,6 +93,14 @@ export class CircuitBreaker {
     return this.changes.addListener(listener);
   }
 
+  /**
+   * Whether the circuit refuses calls right now: open, and its wait not over. Reads one field
+   * while closed. For the attempt gate, which must let a probe's own retries through.
+   */
+  isRefusing(): boolean {
+    return this.state === 'open' && this.options.now() < this.openUntil;
+  }
+
   /** Decides whether a call goes. The hot path reads one field while closed. */
   admit(): Admission {
     if (this.state === 'closed') return 'pass';

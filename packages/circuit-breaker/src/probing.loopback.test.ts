@@ -1,6 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import { createRetryInterceptor } from '@grpc-resilience/retry';
-import { methodsFromService } from '@grpc-resilience/status';
+import { REASON_METADATA_KEY, methodsFromService } from '@grpc-resilience/status';
 import {
   callUnary,
   createTestClient,
@@ -19,7 +19,8 @@ import { meta, useBackend } from './loopback.test.helper';
 
 const fixture = useBackend();
 const methods = methodsFromService(testServiceClient().service);
-const failing = meta({ failCode: Status.UNAVAILABLE });
+const failingBehaviour = { failCode: Status.UNAVAILABLE };
+const failing = meta(failingBehaviour);
 
 it('with defaults, probes wait 1 s, then 1.5x longer up to 30 s while they fail; a success resets it', async () => {
   let now = 0;
@@ -87,6 +88,30 @@ it('a retried call that finally succeeds counts no failure: outside the retry, a
   expect(changes).toEqual([]);
 });
 
+it('an open circuit ends the retries of calls in flight: the attempt gate inside the retry', async () => {
+  const breaker = createCircuitBreakerInterceptor({ consecutiveFailures: 1 });
+  const retry = createRetryInterceptor({
+    methods,
+    maxAttempts: 5,
+    initialBackoffMs: 1000,
+    maxBackoffMs: 1000,
+    budget: false,
+    random: () => 0.99, // each retry waits about 1 s
+  });
+  const client = createTestClient(fixture.backend.address, {
+    interceptors: [breaker.interceptor, retry, breaker.attemptGate],
+  });
+  fixture.clients.push(client);
+  const slow = callUnary(client, 'GetItem', {}, meta({ callId: 'slow', ...failingBehaviour }));
+  await waitUntil(() => fixture.backend.counters.calls === 1); // its first attempt failed
+  // Another call fails with a code that is not retried but counts in full: the circuit opens.
+  await callUnary(client, 'GetItem', {}, meta({ failCode: Status.DEADLINE_EXCEEDED }));
+  expect(breaker.stateOf()).toBe('open');
+  const outcome = await slow;
+  expect(outcome.status.metadata.get(REASON_METADATA_KEY)).toEqual(['circuit-open']);
+  expect(fixture.backend.counters.calls).toBe(2); // the slow call's retries never went out
+});
+
 describe('both of 2 replicas down for 1.5 s, then back', () => {
   const replicas: TestBackend[] = [];
   afterEach(() => {
@@ -102,7 +127,7 @@ describe('both of 2 replicas down for 1.5 s, then back', () => {
     });
     // The channel factory's stack around round robin: breaker outside the retry, defaults.
     const client = createTestClient(`ipv4:${replicas.map((r) => r.address).join(',')}`, {
-      interceptors: [breaker.interceptor, createRetryInterceptor({ methods })],
+      interceptors: [breaker.interceptor, createRetryInterceptor({ methods }), breaker.attemptGate],
       'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     });
     fixture.clients.push(client);

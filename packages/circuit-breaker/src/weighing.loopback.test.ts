@@ -28,7 +28,7 @@ function stackClient(options: CircuitBreakerOptions = {}) {
   });
   const retry = createRetryInterceptor({ methods, initialBackoffMs: 1, maxBackoffMs: 2 });
   const client = createTestClient(fixture.backend.address, {
-    interceptors: [breaker.interceptor, retry],
+    interceptors: [breaker.interceptor, retry, breaker.attemptGate],
   });
   fixture.clients.push(client);
   return { breaker, client, changes };
