@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
+  BALANCED_BREAKER_OPTIONS,
   createCircuitBreakerInterceptor,
   type CircuitBreakerInterceptor,
 } from '@grpc-resilience/circuit-breaker';
@@ -40,7 +41,7 @@ interface TargetFacts {
  * Client options for any generated client constructor, as its third argument:
  * `new FooClient(target, credentials, resilientOptions(config))`. Validates the whole config once
  * (a `ConfigError` names the field's path) and composes, outermost first: your interceptors,
- * logging, deadline, idempotency key, retry, circuit breaker; keepalive, load balancing and a
+ * logging, deadline, idempotency key, circuit breaker, retry (and the breaker's attempt gate); keepalive, load balancing and a
  * shared channel with a connect watchdog go in the channel options. grpc-js never shows proto
  * options to interceptors, so pass `service: FooClient.service` for retries to know which methods
  * the proto marks idempotent, or use {@link createResilientClient}, which does. The clients built
@@ -98,7 +99,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
     input.breaker === false
       ? undefined
       : (shared.breaker ??= createCircuitBreakerInterceptor({
-          ...(isBalanced(input, facts) ? BALANCED_BREAKER : {}),
+          ...(isBalanced(input, facts) ? BALANCED_BREAKER_OPTIONS : {}),
           ...objectOption('breaker', input.breaker, Object.keys((input.breaker as object) ?? {})),
           target: facts.target ?? 'target',
         }));
@@ -113,8 +114,12 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   }
   chain.push(deadline);
   if (idempotencyKeys) chain.push(createIdempotencyKeyInterceptor({ methods }));
-  if (retry) chain.push(retry);
+  // The breaker outside the retry: it counts a logical call once, by its final outcome, and its
+  // half-open probe is a whole call, retries included. Its gate inside the retry refuses the
+  // retries of calls in flight once the circuit has opened.
   if (breaker) chain.push(breaker.interceptor);
+  if (retry) chain.push(retry);
+  if (breaker && retry) chain.push(breaker.attemptGate);
 
   const channelOptions = composeChannelOptions(input, facts.forAddresses ?? false, keepalive);
   if (retry) assertNoNativeRetries(channelOptions);
@@ -126,17 +131,6 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   if (breaker) breakers.set(options, breaker);
   return options;
 }
-
-/**
- * With several endpoints, one failing endpoint is the balancer's to eject; the target's breaker
- * opens when the target as a whole fails. Counting failures in a row would open it when one dead
- * connection fails all its in-flight calls in the same instant (a blackholed endpoint found by
- * keepalive), rejecting calls the healthy endpoints would serve.
- */
-const BALANCED_BREAKER = Object.freeze({
-  consecutiveFailures: 50,
-  failureRate: { threshold: 0.8, windowSize: 40, minimumCalls: 10 },
-});
 
 function isBalanced(input: Record<string, unknown>, facts: TargetFacts): boolean {
   return (
