@@ -28,3 +28,17 @@ export {
   type DrainTargets,
 } from './drain';
 export { drainOnSignal, type DrainOnSignalOptions } from './drain-on-signal';
+export {
+  AdmissionControl,
+  PRIORITY_METADATA_KEY,
+  PUSHBACK_METADATA_KEY,
+  type AdmissionOptions,
+  type AdmissionStats,
+  type Priority,
+} from './admission';
+export {
+  ConcurrencyLimit,
+  resolveConcurrencyLimitOptions,
+  type ConcurrencyLimitOptions,
+  type ResolvedConcurrencyLimitOptions,
+} from './concurrency-limit';

@@ -6,6 +6,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { ConfigError, objectOption, serviceOf } from '@grpc-resilience/status';
+import { AdmissionControl, type AdmissionOptions } from './admission';
 import { CallTracker } from './call-tracker';
 import {
   drainServer,
@@ -38,9 +39,14 @@ export interface ResilientServerOptions {
   health?: boolean;
   /** Defaults of {@link ResilientServer.gracefulShutdown}. */
   drain?: DrainOptions;
+  /**
+   * The adaptive concurrency limit (see `AdmissionControl`), or `false`. Default on, with
+   * defaults that refuse nothing at normal load.
+   */
+  admission?: false | AdmissionOptions;
 }
 
-const OPTION_KEYS = ['serverOptions', 'handlerErrors', 'health', 'drain'];
+const OPTION_KEYS = ['serverOptions', 'handlerErrors', 'health', 'drain', 'admission'];
 
 /**
  * A grpc-js `Server` with the server side of the layer: handlers that cannot crash the process
@@ -52,6 +58,8 @@ export class ResilientServer extends Server {
   readonly health: ServerHealth | undefined;
   /** Calls in flight and the long-lived streams a drain ends. */
   readonly tracker: CallTracker;
+  /** The adaptive concurrency limit (undefined with `admission: false`). */
+  readonly admission: AdmissionControl | undefined;
   private readonly handlerErrors: ResolvedHandlerErrorOptions | undefined;
   private readonly drainOptions: ResolvedDrainOptions;
   private draining: Promise<DrainResult> | undefined;
@@ -67,9 +75,22 @@ export class ResilientServer extends Server {
     if (!Array.isArray(own))
       throw new ConfigError('serverOptions.interceptors', 'must be an array', own);
     const tracker = new CallTracker();
-    // The tracker first: it sees every call, including those an inner interceptor refuses.
-    super({ ...serverOptions, interceptors: [tracker.interceptor, ...own] });
+    const admission =
+      input.admission === false
+        ? undefined
+        : new AdmissionControl(input.admission as AdmissionOptions | undefined);
+    // The tracker first: it sees every call, including those an inner interceptor refuses; then
+    // admission, so that a refused call costs no other interceptor anything.
+    super({
+      ...serverOptions,
+      interceptors: [
+        tracker.interceptor,
+        ...(admission === undefined ? [] : [admission.interceptor]),
+        ...own,
+      ],
+    });
     this.tracker = tracker;
+    this.admission = admission;
     this.handlerErrors =
       input.handlerErrors === false
         ? undefined
@@ -114,6 +135,20 @@ export class ResilientServer extends Server {
         : resolveDrainOptions({ ...this.drainOptionsInput(), ...options }),
     );
     return this.draining;
+  }
+
+  /** grpc-js's, and the admission control stops measuring the event loop. */
+  override forceShutdown(): void {
+    super.forceShutdown();
+    this.admission?.close();
+  }
+
+  /** grpc-js's, and the admission control stops measuring the event loop. */
+  override tryShutdown(callback: (error?: Error) => void): void {
+    super.tryShutdown((error) => {
+      this.admission?.close();
+      callback(error);
+    });
   }
 
   /** Drains on SIGTERM (and SIGINT), then exits: the one call a service needs. */

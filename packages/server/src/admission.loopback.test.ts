@@ -1,0 +1,167 @@
+import * as grpc from '@grpc/grpc-js';
+import { REASON_METADATA_KEY, readRetryInfoMs } from '@grpc-resilience/status';
+import {
+  callUnary,
+  createTestClient,
+  testServiceDefinition,
+  waitUntil,
+  type CallOutcome,
+  type TestServiceClient,
+} from '@grpc-resilience/testing';
+import { PRIORITY_METADATA_KEY, ResilientServer, type AdmissionOptions } from './index';
+
+/** Burns `ms` of CPU on the event loop: in Node, the calls in flight queue behind each other. */
+function burn(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+let server: ResilientServer | undefined;
+let client: TestServiceClient | undefined;
+let handled = 0;
+const release: (() => void)[] = [];
+afterEach(() => {
+  for (const go of release.splice(0)) go();
+  client?.close();
+  server?.forceShutdown();
+  server = client = undefined;
+});
+
+/** GetItem burns `value` ms of CPU; PutItem waits until the test releases it. */
+async function start(admission?: AdmissionOptions): Promise<TestServiceClient> {
+  handled = 0;
+  server = new ResilientServer({ admission, health: false });
+  server.addService(testServiceDefinition(), {
+    GetItem(
+      call: grpc.ServerUnaryCall<{ value: string }, unknown>,
+      done: grpc.sendUnaryData<unknown>,
+    ) {
+      handled++;
+      burn(Number(call.request.value) || 0);
+      done(null, {});
+    },
+    PutItem(_call: unknown, done: grpc.sendUnaryData<unknown>) {
+      handled++;
+      release.push(() => done(null, {}));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  client = createTestClient(`127.0.0.1:${port}`);
+  return client;
+}
+
+function withPriority(priority: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(PRIORITY_METADATA_KEY, priority);
+  return metadata;
+}
+
+it('at normal load, with the defaults, refuses nothing', async () => {
+  const c = await start();
+  // Closed loop, 4 callers, 0.5 ms of CPU each: the server is busy well under half the time.
+  const outcomes: CallOutcome[] = [];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 500; i++)
+        outcomes.push(await callUnary(c, 'GetItem', { value: '0.5' }, { timeoutMs: 5000 }));
+    }),
+  );
+  expect(outcomes.filter((outcome) => outcome.status.code !== grpc.status.OK)).toEqual([]);
+  expect(server!.admission!.stats).toMatchObject({ admitted: 2000, shed: 0, tooLate: 0 });
+  expect(server!.admission!.stats.limit).toBe(1000);
+});
+
+it('under overload the limit comes down and the excess is refused at once, with retry hints', async () => {
+  const c = await start({ windowMs: 20, minWindowSamples: 3 });
+  // Warm-up: the unloaded latency of a 2 ms call.
+  for (let i = 0; i < 20; i++) await callUnary(c, 'GetItem', { value: '2' }, { timeoutMs: 5000 });
+  // Then 60 callers at once, each calling again as soon as it hears back: latency rises with
+  // every call queued on the event loop, until the limit refuses the excess.
+  const refused: CallOutcome[] = [];
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: 60 }, async () => {
+      for (let i = 0; i < 15; i++) {
+        const outcome = await callUnary(c, 'GetItem', { value: '2' }, { timeoutMs: 20_000 });
+        if (outcome.status.code === grpc.status.OK) ok++;
+        else refused.push(outcome);
+      }
+    }),
+  );
+  const stats = server!.admission!.stats;
+  expect(stats.limit).toBeLessThan(60);
+  expect(stats.shed).toBeGreaterThan(0);
+  expect(ok).toBe(stats.admitted - 20);
+  expect(handled).toBe(stats.admitted); // a refused call never reached the handler
+  for (const outcome of refused) {
+    expect(outcome.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(outcome.status.details).toMatch(/^server overloaded: \d+ calls in flight, limit \d+/);
+    expect(outcome.status.metadata.get(REASON_METADATA_KEY)).toEqual(['overloaded']);
+    const pushback = Number(outcome.status.metadata.get('grpc-retry-pushback-ms')[0]);
+    expect(pushback).toBeGreaterThanOrEqual(1);
+    expect(readRetryInfoMs(outcome.status.metadata)).toBe(pushback);
+  }
+});
+
+it('critical calls may use half as much again as the limit; sheddable ones three quarters', async () => {
+  const c = await start({ initialLimit: 4, minLimit: 4, maxLimit: 4 });
+  const held = Array.from({ length: 3 }, () => callUnary(c, 'PutItem', {}, { timeoutMs: 5000 }));
+  await waitUntil(() => handled === 3);
+  // 3 in flight: sheddable (3 of 4) refused, normal admitted (4th).
+  const sheddable = await callUnary(c, 'PutItem', {}, { metadata: withPriority('sheddable') });
+  expect(sheddable.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  const normal = callUnary(c, 'PutItem', {}, { timeoutMs: 5000 });
+  await waitUntil(() => handled === 4);
+  // 4 in flight: normal refused, critical admitted up to 6.
+  expect((await callUnary(c, 'PutItem', {})).status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  const critical = [
+    callUnary(c, 'PutItem', {}, { metadata: withPriority('critical'), timeoutMs: 5000 }),
+    callUnary(c, 'PutItem', {}, { metadata: withPriority('critical'), timeoutMs: 5000 }),
+  ];
+  await waitUntil(() => handled === 6);
+  const third = await callUnary(c, 'PutItem', {}, { metadata: withPriority('critical') });
+  expect(third.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  for (const go of release.splice(0)) go();
+  for (const outcome of await Promise.all([...held, normal, ...critical]))
+    expect(outcome.status.code).toBe(grpc.status.OK);
+});
+
+it('per-method priorities; the header may be ignored', async () => {
+  const c = await start({
+    initialLimit: 2,
+    minLimit: 2,
+    maxLimit: 2,
+    priorities: { '/grpc_resilience.test.v1.TestService/GetItem': 'sheddable' },
+    priorityHeader: false,
+  });
+  const held = callUnary(c, 'PutItem', {}, { timeoutMs: 5000 });
+  await waitUntil(() => handled === 1);
+  const critical = withPriority('critical');
+  expect((await callUnary(c, 'GetItem', {}, { metadata: critical })).status.code).toBe(
+    grpc.status.RESOURCE_EXHAUSTED,
+  );
+  for (const go of release.splice(0)) go();
+  expect((await held).status.code).toBe(grpc.status.OK);
+  expect(
+    () => new ResilientServer({ admission: { priorities: { x: 'urgent' as never } } }),
+  ).toThrow(
+    /admission\.priorities\.x must be one of "critical", "normal", "sheddable", received "urgent"/,
+  );
+});
+
+it('a call with less time left than calls take is refused before it starts', async () => {
+  const c = await start({ windowMs: 10, minWindowSamples: 1 });
+  for (let i = 0; i < 10; i++) await callUnary(c, 'GetItem', { value: '30' }, { timeoutMs: 5000 });
+  const before = handled;
+  const hurried = await callUnary(c, 'GetItem', { value: '30' }, { timeoutMs: 5 });
+  expect(hurried.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  // Either the server refused it (it says so) or the client's own timer won the race; the
+  // handler never ran in both cases.
+  await waitUntil(() => server!.admission!.stats.tooLate === 1 || hurried.durationMs >= 5);
+  expect(handled).toBe(before);
+  expect(server!.admission!.stats.tooLate).toBe(1);
+});

@@ -1,0 +1,227 @@
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import {
+  Metadata,
+  ServerInterceptingCall,
+  status as Status,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
+import {
+  ConfigError,
+  REASON_METADATA_KEY,
+  STATUS_DETAILS_METADATA_KEY,
+  deadlineToMs,
+  enumOption,
+  isPlainObject,
+  objectOption,
+  retryInfoStatusDetails,
+  serviceOf,
+} from '@grpc-resilience/status';
+import {
+  CONCURRENCY_LIMIT_KEYS,
+  ConcurrencyLimit,
+  resolveConcurrencyLimitOptions,
+  type ConcurrencyLimitOptions,
+  type ResolvedConcurrencyLimitOptions,
+} from './concurrency-limit';
+
+/** Request metadata that marks a call's priority: `critical` or `sheddable`. */
+export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';
+/** The `grpc-retry-pushback-ms` trailer (gRFC A6) of a refused call. */
+export const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
+
+/** How much of the limit a call of each priority may use. */
+export type Priority = 'critical' | 'normal' | 'sheddable';
+const PRIORITIES: readonly Priority[] = ['critical', 'normal', 'sheddable'];
+/**
+ * Sheddable calls are refused once three quarters of the limit are in use, so they go first;
+ * critical ones may exceed the limit by half, so they go last.
+ */
+const SHARE: Readonly<Record<Priority, number>> = { sheddable: 0.75, normal: 1, critical: 1.5 };
+
+/** Options of {@link AdmissionControl}: those of the limit, and priorities. */
+export interface AdmissionOptions extends ConcurrencyLimitOptions {
+  /**
+   * Priority by method path (`/pkg.Service/Method`) or service name; the request header
+   * `grpc-resilience-priority: critical | sheddable` wins over it. Default: every call `normal`.
+   */
+  priorities?: Readonly<Record<string, Priority>>;
+  /** Whether the request header may set the priority. Default true (trusted internal callers). */
+  priorityHeader?: boolean;
+}
+
+/** Counters of an {@link AdmissionControl}, for metrics and tests. */
+export interface AdmissionStats {
+  limit: number;
+  inFlight: number;
+  admitted: number;
+  /** Refused with RESOURCE_EXHAUSTED: over the limit for their priority. */
+  shed: number;
+  /** Refused with DEADLINE_EXCEEDED: less time left than the expected wait. */
+  tooLate: number;
+}
+
+/**
+ * Admission control for a grpc-js server: an adaptive concurrency limit over unary and
+ * client-streaming calls (a response stream is admitted, never counted: its lifetime says nothing
+ * of load). A call over its priority's share of the limit is answered at once, unrun, with
+ * RESOURCE_EXHAUSTED, `grpc-retry-pushback-ms` and a `google.rpc.RetryInfo` of the expected
+ * latency, so the layer's clients back off; a call whose deadline leaves less than the expected
+ * latency is answered DEADLINE_EXCEEDED unrun. Put `interceptor` early in the server's list.
+ */
+export class AdmissionControl {
+  private readonly limiter: ConcurrencyLimit;
+  private readonly options: ResolvedConcurrencyLimitOptions;
+  private readonly priorities: ReadonlyMap<string, Priority>;
+  private readonly priorityHeader: boolean;
+  private readonly loopDelay: IntervalHistogram | undefined;
+  private count = 0;
+  private admittedCount = 0;
+  private shedCount = 0;
+  private tooLateCount = 0;
+
+  constructor(options: AdmissionOptions = {}, path = 'admission') {
+    const input = objectOption(path, options, [
+      ...CONCURRENCY_LIMIT_KEYS,
+      'priorities',
+      'priorityHeader',
+    ]);
+    this.options = resolveConcurrencyLimitOptions(undefined, path, input);
+    this.priorities = resolvePriorities(input.priorities, `${path}.priorities`);
+    if (input.priorityHeader !== undefined && typeof input.priorityHeader !== 'boolean')
+      throw new ConfigError(
+        `${path}.priorityHeader`,
+        'must be true or false',
+        input.priorityHeader,
+      );
+    this.priorityHeader = input.priorityHeader !== false;
+    this.limiter = new ConcurrencyLimit(this.options, performance.now());
+    if (this.options.eventLoopDelayMs > 0) {
+      this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      this.loopDelay.enable();
+    }
+  }
+
+  /** The limit now, calls in flight and what was refused so far. */
+  get stats(): AdmissionStats {
+    return {
+      limit: this.limiter.limit,
+      inFlight: this.count,
+      admitted: this.admittedCount,
+      shed: this.shedCount,
+      tooLate: this.tooLateCount,
+    };
+  }
+
+  /** Stops measuring the event-loop delay. The interceptor keeps working on latency alone. */
+  close(): void {
+    this.loopDelay?.disable();
+  }
+
+  private readonly readLoopDelay = (): number => {
+    if (this.loopDelay === undefined) return 0;
+    const p99 = this.loopDelay.percentile(99) / 1e6;
+    this.loopDelay.reset();
+    return p99;
+  };
+
+  readonly interceptor: ServerInterceptor = (method, call) => {
+    if (method.responseStream) return new ServerInterceptingCall(call);
+    const fromConfig = this.priorityOf(method.path);
+    let startedAt = 0;
+    let admitted = false;
+    let refused = false;
+    const finish = () => {
+      if (!admitted) return;
+      admitted = false;
+      this.count--;
+      const now = performance.now();
+      this.limiter.onSample(now - startedAt, now, this.readLoopDelay);
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            const priority = this.priorityHeader
+              ? headerPriority(metadata, fromConfig)
+              : fromConfig;
+            const refusal = this.refusal(priority, call.getDeadline());
+            if (refusal !== undefined) {
+              // The handler never hears of the call: neither its metadata nor its messages.
+              refused = true;
+              call.sendStatus(refusal);
+              return;
+            }
+            admitted = true;
+            this.count++;
+            this.admittedCount++;
+            this.limiter.onAdmit(this.count);
+            startedAt = performance.now();
+            nextMetadata(metadata);
+          },
+          onReceiveMessage: (message, nextMessage) => {
+            if (!refused) nextMessage(message);
+          },
+          onReceiveHalfClose: (nextHalfClose) => {
+            if (!refused) nextHalfClose();
+          },
+          onCancel: finish,
+        });
+      },
+      sendStatus: (status, next) => {
+        finish();
+        next(status);
+      },
+    });
+  };
+
+  private priorityOf(path: string): Priority {
+    return this.priorities.get(path) ?? this.priorities.get(serviceOf(path)) ?? 'normal';
+  }
+
+  /** The status that refuses a call now, or undefined to admit it. */
+  private refusal(priority: Priority, deadline: Date | number) {
+    const expectedMs = this.limiter.expectedLatencyMs;
+    const limit = this.limiter.limit;
+    if (this.count >= Math.max(1, Math.floor(limit * SHARE[priority]))) {
+      this.shedCount++;
+      // Ask for the time one admitted call takes: by then a slot is likely free.
+      const pushbackMs = Math.max(1, Math.ceil(expectedMs));
+      const details = `server overloaded: ${this.count} calls in flight, limit ${limit} (${priority})`;
+      const metadata = new Metadata();
+      metadata.set(REASON_METADATA_KEY, 'overloaded');
+      metadata.set(PUSHBACK_METADATA_KEY, String(pushbackMs));
+      metadata.set(
+        STATUS_DETAILS_METADATA_KEY,
+        retryInfoStatusDetails(Status.RESOURCE_EXHAUSTED, details, pushbackMs),
+      );
+      return { code: Status.RESOURCE_EXHAUSTED, details, metadata };
+    }
+    const deadlineMs = deadlineToMs(deadline);
+    if (deadlineMs === undefined || expectedMs === 0) return undefined;
+    const leftMs = deadlineMs - Date.now();
+    if (leftMs >= expectedMs) return undefined;
+    this.tooLateCount++;
+    const metadata = new Metadata();
+    metadata.set(REASON_METADATA_KEY, 'deadline-budget');
+    return {
+      code: Status.DEADLINE_EXCEEDED,
+      details: `not started: ${Math.max(0, Math.round(leftMs))} ms left, calls take ${Math.round(expectedMs)} ms`,
+      metadata,
+    };
+  }
+}
+
+function headerPriority(metadata: Metadata, fallback: Priority): Priority {
+  const value = metadata.get(PRIORITY_METADATA_KEY)[0];
+  return value === 'critical' || value === 'sheddable' ? value : fallback;
+}
+
+function resolvePriorities(value: unknown, path: string): ReadonlyMap<string, Priority> {
+  if (value === undefined) return new Map();
+  if (!isPlainObject(value))
+    throw new ConfigError(path, 'must be an object of priorities by method or service', value);
+  const map = new Map<string, Priority>();
+  for (const [key, priority] of Object.entries(value))
+    map.set(key, enumOption(`${path}.${key}`, priority, 'normal', PRIORITIES));
+  return map;
+}

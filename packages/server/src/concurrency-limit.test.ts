@@ -1,0 +1,98 @@
+import {
+  ConcurrencyLimit,
+  resolveConcurrencyLimitOptions,
+  type ConcurrencyLimitOptions,
+} from './concurrency-limit';
+
+function limiter(options: ConcurrencyLimitOptions = {}) {
+  const resolved = resolveConcurrencyLimitOptions(
+    { windowMs: 100, minWindowSamples: 5, eventLoopDelayMs: 0, ...options },
+    'admission',
+  );
+  return new ConcurrencyLimit(resolved, 0);
+}
+
+/** One window of `samples` calls of `latencyMs`, with `inFlight` at its peak. */
+function window(
+  limit: ConcurrencyLimit,
+  start: number,
+  latencyMs: number,
+  inFlight: number,
+  loopDelayMs = 0,
+) {
+  limit.onAdmit(inFlight);
+  for (let i = 1; i <= 10; i++) limit.onSample(latencyMs, start + i * 10, () => loopDelayMs);
+}
+
+describe('ConcurrencyLimit', () => {
+  it('defaults: 1000 to start, 1 to 10000, tolerance 2', () => {
+    const resolved = resolveConcurrencyLimitOptions(undefined, 'admission');
+    expect(resolved).toMatchObject({ initialLimit: 1000, minLimit: 1, maxLimit: 10_000 });
+    expect(resolved.latencyTolerance).toBe(2);
+  });
+
+  it('never moves while the calls in flight stay under half the limit and latency within 2x tolerance', () => {
+    const limit = limiter({ initialLimit: 100 });
+    window(limit, 0, 1, 3);
+    for (let w = 1; w < 50; w++) window(limit, w * 100, w % 2 ? 3.9 : 1, 40);
+    expect(limit.limit).toBe(100);
+  });
+
+  it('far past tolerance with few in flight, comes down to twice their peak, then shrinks', () => {
+    const limit = limiter({ initialLimit: 1000 });
+    window(limit, 0, 2, 1);
+    window(limit, 100, 100, 60);
+    expect(limit.limit).toBe(120);
+    window(limit, 200, 100, 120);
+    expect(limit.limit).toBe(60);
+  });
+
+  it('halves at most per window while latency is past tolerance and the limit is in use', () => {
+    const limit = limiter({ initialLimit: 100 });
+    window(limit, 0, 2, 10); // unloaded: 2 ms
+    window(limit, 100, 40, 100); // 20x slower, limit full
+    expect(limit.limit).toBe(50);
+    window(limit, 200, 5, 50); // 2.5x slower: 4/5 of the limit
+    expect(limit.limit).toBe(40);
+    for (let w = 3; w < 40; w++) window(limit, w * 100, 40, limit.limit);
+    expect(limit.limit).toBe(1);
+  });
+
+  it('grows by its square root while within tolerance and in use, up to maxLimit', () => {
+    const limit = limiter({ initialLimit: 4, maxLimit: 20 });
+    window(limit, 0, 2, 4);
+    expect(limit.limit).toBe(6);
+    for (let w = 1; w < 20; w++) window(limit, w * 100, 3, limit.limit);
+    expect(limit.limit).toBe(20);
+  });
+
+  it('shrinks on event-loop delay past its threshold even when latency looks fine', () => {
+    const limit = limiter({ initialLimit: 100, eventLoopDelayMs: 50 });
+    window(limit, 0, 2, 60, 10);
+    expect(limit.limit).toBeGreaterThan(100);
+    const before = limit.limit;
+    window(limit, 100, 2, 100, 200);
+    expect(limit.limit).toBe(Math.floor(before / 2));
+  });
+
+  it('expects the smoothed latency of recent windows', () => {
+    const limit = limiter();
+    expect(limit.expectedLatencyMs).toBe(0);
+    window(limit, 0, 10, 1);
+    expect(limit.expectedLatencyMs).toBe(10);
+    window(limit, 100, 20, 1);
+    expect(limit.expectedLatencyMs).toBeCloseTo(12);
+  });
+
+  it('bad options are ConfigErrors naming them', () => {
+    expect(() => resolveConcurrencyLimitOptions({ minLimit: 0 }, 'admission')).toThrow(
+      /admission\.minLimit must be an integer from 1 to 100000, received 0/,
+    );
+    expect(() => resolveConcurrencyLimitOptions({ latencyTolerance: 1 }, 'admission')).toThrow(
+      /admission\.latencyTolerance must be a finite number from 1.05 to 10, received 1/,
+    );
+    expect(() =>
+      resolveConcurrencyLimitOptions({ minLimit: 10, initialLimit: 5 }, 'admission'),
+    ).toThrow(/admission\.initialLimit must be an integer from 10 to 10000, received 5/);
+  });
+});

@@ -1,0 +1,189 @@
+import { integerOption, numberOption, objectOption } from '@grpc-resilience/status';
+
+/** Options of {@link ConcurrencyLimit}. Every field is optional. */
+export interface ConcurrencyLimitOptions {
+  /**
+   * The limit before any measurement, calls. Default 1000, from `minLimit` to `maxLimit`: far
+   * above what a service at normal load has in flight, so that only measured overload lowers it
+   * (halving per window at most: from 1000 to a handful within about a second).
+   */
+  initialLimit?: number;
+  /** The limit never goes below this, calls. Default 1 (Envoy `min_concurrency`: 3). */
+  minLimit?: number;
+  /** The limit never goes above this, calls. Default 10000 (Envoy `max_concurrency_limit`: 1000). */
+  maxLimit?: number;
+  /**
+   * How far the average latency of a window may rise above the unloaded latency before the limit
+   * shrinks, as a ratio. Default 2 (Netflix Gradient2 `rttTolerance` 1.5; Envoy's buffer 25%
+   * is 1.25), from 1.05 to 10.
+   */
+  latencyTolerance?: number;
+  /** Length of a measuring window, ms. Default 100, from 10 to 10000 (Envoy's sample window). */
+  windowMs?: number;
+  /** Completed calls a window needs before it moves the limit. Default 10, from 1 to 10000. */
+  minWindowSamples?: number;
+  /**
+   * The unloaded latency is the least seen, raised by this ratio each window so that it follows
+   * a service that became slower for good. Default 1.001 per window (about x1.8 per minute at
+   * 100 ms windows), from 1 to 2 (Envoy instead re-measures it every `min_rtt_calc_interval`).
+   */
+  minLatencyDrift?: number;
+  /**
+   * Event-loop delay (p99 over a window) above which the limit shrinks whatever the latency, ms.
+   * Default 100, from 1 to 60000; 0 turns the check off.
+   */
+  eventLoopDelayMs?: number;
+}
+
+/** Resolved {@link ConcurrencyLimitOptions}. */
+export interface ResolvedConcurrencyLimitOptions {
+  readonly initialLimit: number;
+  readonly minLimit: number;
+  readonly maxLimit: number;
+  readonly latencyTolerance: number;
+  readonly windowMs: number;
+  readonly minWindowSamples: number;
+  readonly minLatencyDrift: number;
+  readonly eventLoopDelayMs: number;
+}
+
+export const CONCURRENCY_LIMIT_KEYS = [
+  'initialLimit',
+  'minLimit',
+  'maxLimit',
+  'latencyTolerance',
+  'windowMs',
+  'minWindowSamples',
+  'minLatencyDrift',
+  'eventLoopDelayMs',
+];
+
+/** Validates and defaults {@link ConcurrencyLimitOptions}; a bad one throws a `ConfigError`. */
+export function resolveConcurrencyLimitOptions(
+  options: ConcurrencyLimitOptions | undefined,
+  path: string,
+  input = objectOption(path, options, CONCURRENCY_LIMIT_KEYS),
+): ResolvedConcurrencyLimitOptions {
+  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
+  const minLimit = integerOption(at('minLimit'), input.minLimit, 1, { min: 1, max: 100_000 });
+  const maxLimit = integerOption(at('maxLimit'), input.maxLimit, 10_000, {
+    min: minLimit,
+    max: 100_000,
+  });
+  return Object.freeze({
+    initialLimit: integerOption(at('initialLimit'), input.initialLimit, Math.min(1000, maxLimit), {
+      min: minLimit,
+      max: maxLimit,
+    }),
+    minLimit,
+    maxLimit,
+    latencyTolerance: numberOption(at('latencyTolerance'), input.latencyTolerance, 2, {
+      min: 1.05,
+      max: 10,
+    }),
+    windowMs: integerOption(at('windowMs'), input.windowMs, 100, { min: 10, max: 10_000 }),
+    minWindowSamples: integerOption(at('minWindowSamples'), input.minWindowSamples, 10, {
+      min: 1,
+      max: 10_000,
+    }),
+    minLatencyDrift: numberOption(at('minLatencyDrift'), input.minLatencyDrift, 1.001, {
+      min: 1,
+      max: 2,
+    }),
+    eventLoopDelayMs: integerOption(at('eventLoopDelayMs'), input.eventLoopDelayMs, 100, {
+      min: 0,
+      max: 60_000,
+    }),
+  });
+}
+
+/**
+ * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
+ * Gradient limiters: each window compares the average latency of the calls it completed with
+ * the unloaded latency (the least seen). Above `latencyTolerance` times that, calls are queueing
+ * somewhere (in Node: behind each other on the event loop), so the limit shrinks by the ratio
+ * (at most by half per window) while the calls in flight reach half the limit; past twice the
+ * tolerance with fewer in flight, it comes down to twice their peak first. At or below the
+ * tolerance, while in use, it grows by its square root. A service whose latency does not rise
+ * never moves it, and a limit at twice the peak refuses nothing: at normal load nothing is
+ * refused. Pure logic: the caller feeds samples and the clock.
+ */
+export class ConcurrencyLimit {
+  private current: number;
+  private minLatencyMs = Infinity;
+  private windowStart: number;
+  private samples = 0;
+  private latencySumMs = 0;
+  private peakInFlight = 0;
+  /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
+  private expectedMs = 0;
+
+  constructor(
+    private readonly options: ResolvedConcurrencyLimitOptions,
+    now: number,
+  ) {
+    this.current = options.initialLimit;
+    this.windowStart = now;
+  }
+
+  /** The number of calls that may be in flight now. */
+  get limit(): number {
+    return this.current;
+  }
+
+  /** The least latency seen, ms (Infinity before any sample). */
+  get unloadedLatencyMs(): number {
+    return this.minLatencyMs;
+  }
+
+  /** Expected latency of an admitted call, ms: recent windows' average (0 before any). */
+  get expectedLatencyMs(): number {
+    return this.expectedMs;
+  }
+
+  /** Notes the calls in flight when one is admitted (growth needs the limit to be in use). */
+  onAdmit(inFlight: number): void {
+    if (inFlight > this.peakInFlight) this.peakInFlight = inFlight;
+  }
+
+  /**
+   * Records a completed call's latency; ends the window when it is due. `eventLoopDelayMs`
+   * is read only then (the p99 delay since the last window, or 0 when not measured).
+   */
+  onSample(latencyMs: number, now: number, eventLoopDelayMs: () => number): void {
+    this.samples++;
+    this.latencySumMs += latencyMs;
+    if (latencyMs < this.minLatencyMs) this.minLatencyMs = latencyMs;
+    if (
+      now - this.windowStart >= this.options.windowMs &&
+      this.samples >= this.options.minWindowSamples
+    )
+      this.endWindow(now, eventLoopDelayMs());
+  }
+
+  private endWindow(now: number, loopDelayMs: number): void {
+    const { latencyTolerance, minLimit, maxLimit, eventLoopDelayMs } = this.options;
+    const average = this.latencySumMs / this.samples;
+    this.expectedMs = this.expectedMs === 0 ? average : 0.8 * this.expectedMs + 0.2 * average;
+    const target = latencyTolerance * this.minLatencyMs;
+    let gradient = Math.min(1, target / average);
+    if (eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs)
+      gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
+    const inUse = this.peakInFlight >= this.current / 2;
+    if (gradient < 1 && inUse) {
+      this.current = Math.max(minLimit, Math.floor(this.current * Math.max(0.5, gradient)));
+    } else if (gradient < 0.5) {
+      // Latency past twice the tolerance with the limit far above what is in flight: the limit
+      // is not what queues the calls, so bring it down to twice the peak (which refuses nothing
+      // yet); the windows after shrink it from there if the latency stays.
+      this.current = Math.max(minLimit, Math.min(this.current, 2 * this.peakInFlight));
+    } else if (gradient >= 1 && inUse) {
+      this.current = Math.min(maxLimit, Math.ceil(this.current + Math.sqrt(this.current)));
+    }
+    this.minLatencyMs *= this.options.minLatencyDrift;
+    this.windowStart = now;
+    this.samples = 0;
+    this.latencySumMs = 0;
+    this.peakInFlight = 0;
+  }
+}
