@@ -25,8 +25,9 @@ export const LAYER_CONFIG: ResilientConfig = Object.freeze({ keepalive: KEEPALIV
 const LAYER_DEFAULTS = [
   'retry: 3 attempts of idempotent calls on UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED or a reset stream;',
   '  backoff full jitter 100 ms x2 up to 2 s; retry budget 20% of calls + 10/s',
-  'circuit breaker per target (balanced), counting attempts: opens at 50 failures in a row or 80% of the last 40',
-  '  (at least 10) failed; refuses calls with UNAVAILABLE "circuit open" until a probe after 30 s succeeds',
+  'circuit breaker per target (balanced), outside the retry, counting calls: opens at 50 failures in a row or',
+  '  > 80% of the last 40 (at least 10) failed, an application error (UNKNOWN, off-table code) weighing 0.2;',
+  '  refuses calls with UNAVAILABLE "circuit open"; probes after 1 s, then 1.5x longer up to 30 s while they fail',
   'ejection: an endpoint failing 5 calls in a row is skipped for 1 s, doubling up to 30 s, at most 50% ejected',
   'connect watchdog: a connection stuck connecting for 5 s (the preset) is dropped',
 ];

@@ -17,8 +17,9 @@ export interface Phase {
  * healthy, so that what a client still carries from one fault (a host it keeps ejected, a
  * connection it has not re-established yet) shows in its own row instead of in the next fault's:
  * both balancers eject at most one host of three, so a host kept out after it healed would stop
- * either client ejecting the next sick one. The error storm comes last because the layer's breaker
- * stays open for its default 30 s after it: the recovery phase (`recoveryMs`) shows it close again.
+ * either client ejecting the next sick one. The error storm comes last because it opens the layer's
+ * breaker: the recovery phase (`recoveryMs`) shows how soon its probes close it again (about a
+ * second or two since it probes from 1 s; it was 30 s when the first probe waited that long).
  */
 export function demoPhases(phaseMs: number, recoveryMs: number): Phase[] {
   return [

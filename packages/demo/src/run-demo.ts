@@ -10,7 +10,10 @@ import { PhaseStats, Timeline } from './stats';
 export interface DemoOptions {
   /** Length of each phase but the last, ms. Default 5000. */
   phaseMs?: number;
-  /** Length of the recovery phase, ms. Default 35000: the breaker's default 30 s open, and 5 s. */
+  /**
+   * Length of the recovery phase, ms. Default 35000: long enough to show the breaker's longest
+   * wait between probes (30 s) would end in it, and kept so runs compare with the earlier ones.
+   */
   recoveryMs?: number;
   /** Calls per second from each client. Default 100. */
   callsPerSecond?: number;
