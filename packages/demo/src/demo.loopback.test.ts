@@ -60,9 +60,11 @@ it('runs every phase through both clients, checks every outcome, and draws them'
   // a 600 ms storm either may do the refusing, and the breaker's may come only after the storm.
   const refusals = [storm, results[7]].map((r) => r.layer.failures()).join(' ');
   expect(refusals).toMatch(/UNAVAILABLE \((circuit-open|throttled)\)/);
-  // Every plain call reached a server at least once; the layer's refusals kept its calls off them.
+  // Every plain call reached a server at least once. The layer's refusals keep its load to about
+  // one attempt per call (issue 13's outage target is 1.2 at most); in a storm this short the
+  // plain client's retry throttling (10 tokens) may do as well, so no ordering between the two.
   expect(storm.plain.serverCalls).toBeGreaterThanOrEqual(storm.plain.calls);
-  expect(storm.layer.serverCalls).toBeLessThan(storm.plain.serverCalls);
+  expect(storm.layer.serverCalls).toBeLessThanOrEqual(Math.ceil(storm.layer.calls * 1.2));
 
   // The per-second timeline covers every call of the run, a second of each 600 ms phase.
   for (const side of ['layer', 'plain'] as const) {
