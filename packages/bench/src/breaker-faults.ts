@@ -17,6 +17,7 @@ import {
 } from '@grpc-resilience/testing';
 import { median } from './measure';
 import { table } from './report';
+import { countStatuses, statusesDelivered } from './status-count';
 
 /** One client through one of issue 13's two breaker rows. */
 export interface BreakerFaultRow {
@@ -41,6 +42,8 @@ export interface BreakerFaultRow {
    * of the first call from which every call succeeded, ms; per run (1 run quick, 3 full).
    */
   recoveryMs: (number | undefined)[];
+  /** Times the layer's circuit opened (undefined for raw grpc-js, which has none). */
+  breakerOpens?: number;
   target: string;
   met: boolean;
 }
@@ -50,20 +53,6 @@ const RECOVERY_TARGET_MS = 2000;
 const CALL_DEADLINE_MS = 1000;
 /** Open-loop traffic: one call every 10 ms (100 calls/s). */
 const CALL_INTERVAL_MS = 10;
-
-/** Statuses delivered to the application, to prove every call ended exactly once. */
-let statusesSeen = 0;
-const countStatuses: grpc.Interceptor = (options, nextCall) =>
-  new grpc.InterceptingCall(nextCall(options), {
-    start(metadata, _listener, next) {
-      next(metadata, {
-        onReceiveStatus(status, nextStatus) {
-          statusesSeen++;
-          nextStatus(status);
-        },
-      });
-    },
-  });
 
 type ClientKind = 'raw grpc-js' | 'grpc-resilience';
 
@@ -81,7 +70,11 @@ function describeLayer(): string {
 const RAW_CONFIG =
   "new TestService('ipv4:a,b', insecure, round_robin service config); plus an outermost pass-through status counter";
 
-function makeClient(kind: ClientKind, backends: TestBackend[]): TestServiceClient {
+function makeClient(
+  kind: ClientKind,
+  backends: TestBackend[],
+  row: BreakerFaultRow,
+): TestServiceClient {
   const addresses = backends.map((b) => b.address);
   if (kind === 'raw grpc-js') {
     return new TestService(`ipv4:${addresses.join(',')}`, grpc.credentials.createInsecure(), {
@@ -90,7 +83,12 @@ function makeClient(kind: ClientKind, backends: TestBackend[]): TestServiceClien
     });
   }
   const client = createResilientClient(TestService, addresses, { interceptors: [countStatuses] });
-  if (!circuitBreakerOf(client)) throw new Error('the default stack has no breaker');
+  const breaker = circuitBreakerOf(client);
+  if (!breaker) throw new Error('the default stack has no breaker');
+  row.breakerOpens ??= 0;
+  breaker.onStateChange(({ to }) => {
+    if (to === 'open') row.breakerOpens!++;
+  });
   return client;
 }
 
@@ -168,7 +166,7 @@ const isInjected = (s: grpc.StatusObject) =>
 /** 12 charges fail (UNKNOWN, as a thrown Error becomes, and code 402), then valid ones for 2 s. */
 async function applicationErrors(kind: ClientKind, row: BreakerFaultRow): Promise<void> {
   const backends = [await startTestBackend({ name: 'p0' }), await startTestBackend({ name: 'p1' })];
-  const client = makeClient(kind, backends);
+  const client = makeClient(kind, backends, row);
   try {
     const warmEnd = Date.now() + 200; // warm-up: both connections up
     await openLoop(client, 'Charge', () => Date.now() >= warmEnd);
@@ -200,7 +198,7 @@ async function applicationErrors(kind: ClientKind, row: BreakerFaultRow): Promis
 async function bothReplicasDown(kind: ClientKind, row: BreakerFaultRow): Promise<void> {
   let backends = [await startTestBackend({ name: 'r0' }), await startTestBackend({ name: 'r1' })];
   const ports = backends.map((b) => b.port);
-  const client = makeClient(kind, backends);
+  const client = makeClient(kind, backends, row);
   try {
     const warmEnd = Date.now() + 200;
     await openLoop(client, 'GetItem', () => Date.now() >= warmEnd);
@@ -278,10 +276,10 @@ export async function runBreakerFaults(quick: boolean): Promise<BreakerFaultRow[
         target: scenario.target,
         met: false,
       };
-      const before = statusesSeen;
+      const before = statusesDelivered();
       for (let run = 0; run < runs; run++) await scenario.run(kind, row);
       // Warm-up calls are not in `calls`, so compare only what this row's runs delivered.
-      const delivered = statusesSeen - before;
+      const delivered = statusesDelivered() - before;
       if (delivered < row.calls) row.unexpected += row.calls - delivered;
       row.met =
         row.unexpected === 0 &&
@@ -304,6 +302,7 @@ export function breakerFaultsTable(rows: BreakerFaultRow[]): string {
       'asked to fail',
       'ok % of the others',
       'unexpected',
+      'circuit opened',
       'recovery ms',
       'target',
       'met',
@@ -315,6 +314,7 @@ export function breakerFaultsTable(rows: BreakerFaultRow[]): string {
       r.askedToFail,
       ((100 * r.succeeded) / (r.calls - r.askedToFail)).toFixed(1),
       r.unexpected,
+      r.breakerOpens ?? '-',
       `${ms(r.recoveryMs)}${r.recoveryMs.length > 1 ? ` (median ${ms([median(r.recoveryMs.map((v) => v ?? Infinity))])})` : ''}`,
       r.target,
       r.met ? 'yes' : 'NO',
