@@ -220,3 +220,47 @@ it('the caller cancelling while hedging ends the call once; the server sees both
   await waitUntil(() => cancels.cancelled.length === 2);
   expect(backend.counters.attemptsOf('x')).toBe(2);
 });
+
+it('a cancel as a hedged pair loses its first attempt to the per-attempt timeout ends both', async () => {
+  const calls: RetryingCall[] = [];
+  const phases: string[] = [];
+  let cancel!: () => void;
+  // Just below the retry layer: when the cut first attempt reports back, the caller cancels.
+  const cancelOnCut: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, _listener, next) {
+        next(metadata, {
+          onReceiveStatus(status, nextStatus) {
+            if (status.details.startsWith('per-attempt timeout')) {
+              phases.push(calls.at(-1)!.phase);
+              cancel();
+            }
+            nextStatus(status);
+          },
+        });
+      },
+    });
+  const c = createRetryTestClient(
+    backend.address,
+    { hedging: HEDGING, perAttemptTimeoutMs: 150, maxAttempts: 3 },
+    { calls, below: [reportPick, cancelOnCut] },
+  );
+  clients.push(c);
+  await warmUp(c);
+  backend.behaviour = { hang: true }; // the first attempt and its hedge
+  const outcome = await callUnary(
+    c,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'p' }),
+      timeoutMs: 10_000,
+      onCall: (call) => (cancel = () => call.cancel()),
+    },
+  );
+  expect(phases).toEqual(['hedging']);
+  expect(outcome.status.code).toBe(Status.CANCELLED);
+  expect(outcome.statusEvents).toBe(1);
+  expect(backend.counters.attemptsOf('p')).toBe(2);
+  await waitUntil(() => cancels.cancelled.length === 2); // the hedge too, not left to hang
+});

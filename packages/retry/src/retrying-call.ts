@@ -464,7 +464,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   private abandon(attempt: Attempt | undefined, winner: Attempt | undefined): void {
     if (attempt === undefined) return;
     attempt.clearTimer();
-    if (attempt === winner || attempt.ended || attempt.timedOut || this.cancelled) return;
+    // An attempt the caller's cancel already reached ignores this second cancel.
+    if (attempt === winner || attempt.ended || attempt.timedOut) return;
     attempt.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOST_DETAILS);
   }
 }
