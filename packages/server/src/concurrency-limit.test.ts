@@ -38,12 +38,14 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(100);
   });
 
-  it('far past tolerance with few in flight, comes down to twice their peak, then shrinks', () => {
-    const limit = limiter({ initialLimit: 1000 });
+  it('past tolerance with few in flight and the event loop late, comes down to twice their peak', () => {
+    const limit = limiter({ initialLimit: 1000, eventLoopDelayMs: 40 });
     window(limit, 0, 2, 1);
-    window(limit, 100, 100, 60);
+    window(limit, 100, 100, 60); // slow calls, an idle event loop: slow elsewhere
+    expect(limit.limit).toBe(1000);
+    window(limit, 200, 100, 60, 50); // the event loop late too: queueing here
     expect(limit.limit).toBe(120);
-    window(limit, 200, 100, 120);
+    window(limit, 300, 100, 120, 50);
     expect(limit.limit).toBe(60);
   });
 

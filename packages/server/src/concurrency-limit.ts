@@ -103,7 +103,8 @@ export function resolveConcurrencyLimitOptions(
  * the unloaded latency (the least seen). Above `latencyTolerance` times that, calls are queueing
  * somewhere (in Node: behind each other on the event loop), so the limit shrinks by the ratio
  * (at most by half per window) while the calls in flight reach half the limit; past twice the
- * tolerance with fewer in flight, it comes down to twice their peak first. At or below the
+ * tolerance with fewer in flight but the event loop late past its threshold, it comes down to
+ * twice their peak first. At or below the
  * tolerance, while in use, it grows by its square root. A service whose latency does not rise
  * never moves it, and a limit at twice the peak refuses nothing: at normal load nothing is
  * refused. Pure logic: the caller feeds samples and the clock.
@@ -167,15 +168,17 @@ export class ConcurrencyLimit {
     this.expectedMs = this.expectedMs === 0 ? average : 0.8 * this.expectedMs + 0.2 * average;
     const target = latencyTolerance * this.minLatencyMs;
     let gradient = Math.min(1, target / average);
-    if (eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs)
-      gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
+    const loopLate = eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs;
+    if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
     const inUse = this.peakInFlight >= this.current / 2;
     if (gradient < 1 && inUse) {
       this.current = Math.max(minLimit, Math.floor(this.current * Math.max(0.5, gradient)));
-    } else if (gradient < 0.5) {
-      // Latency past twice the tolerance with the limit far above what is in flight: the limit
-      // is not what queues the calls, so bring it down to twice the peak (which refuses nothing
-      // yet); the windows after shrink it from there if the latency stays.
+    } else if (gradient < 1 && loopLate) {
+      // Latency past tolerance, the event loop late past its threshold, and the limit far above
+      // what is in flight: this process is overloaded and the limit too high to stop it. Down to
+      // twice the peak (which refuses nothing yet); the windows after shrink it from there while
+      // it lasts. Latency alone, with a punctual event loop, moves nothing here: the calls are
+      // slow elsewhere (I/O, a mix of slow methods) or merely queue behind each other.
       this.current = Math.max(minLimit, Math.min(this.current, 2 * this.peakInFlight));
     } else if (gradient >= 1 && inUse) {
       this.current = Math.min(maxLimit, Math.ceil(this.current + Math.sqrt(this.current)));
