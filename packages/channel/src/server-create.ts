@@ -22,6 +22,7 @@ export interface ResilientServerKitConfig extends ResilientServerConfig {
   health?: boolean;
   /** Defaults of `server.gracefulShutdown()` and `server.shutdownOnSignal()`. */
   drain?: DrainOptions;
+  // `admission` (from ResilientServerConfig) defaults to on here: `server.admission.stats`.
 }
 
 /**
@@ -36,14 +37,16 @@ export function createResilientServer(config: ResilientServerKitConfig = {}): Re
     'health',
     'drain',
   ]);
-  const { handlerErrors, health, drain, ...rest } = input;
+  const { handlerErrors, health, drain, admission, ...rest } = input;
   const errors = objectOption(
     'handlerErrors',
     handlerErrors === false ? undefined : handlerErrors,
     ['code'],
   );
   return new ResilientServer({
-    serverOptions: resilientServerOptions(rest as ResilientServerConfig),
+    // The server places admission itself, right after its call tracker, and keeps its stats.
+    serverOptions: resilientServerOptions({ ...rest, admission: false } as ResilientServerConfig),
+    admission: admission as false | undefined,
     handlerErrors:
       handlerErrors === false
         ? false

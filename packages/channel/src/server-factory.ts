@@ -11,6 +11,7 @@ import {
   type LayerLogger,
   type LogLevel,
 } from '@grpc-resilience/logging';
+import { AdmissionControl, type AdmissionOptions } from '@grpc-resilience/server';
 import { ConfigError, objectOption } from '@grpc-resilience/status';
 import { setMessageLimit } from './channel-options';
 
@@ -36,6 +37,13 @@ export interface ResilientServerConfig {
   maxReceiveMessageBytes?: number;
   /** Largest response message, bytes. Default unlimited. */
   maxSendMessageBytes?: number;
+  /**
+   * The adaptive concurrency limit (`AdmissionControl` of `@grpc-resilience/server`): calls over
+   * the limit refused at once with RESOURCE_EXHAUSTED and retry hints. Default off here, so that
+   * existing servers keep their behaviour; `{}` for the defaults. `createResilientServer` turns
+   * it on by default.
+   */
+  admission?: false | AdmissionOptions;
   /** Your own interceptors: innermost, next to the handler, inside the deadline context. */
   interceptors?: ServerInterceptor[];
   /** Your own grpc-js server options, merged over the layer's. */
@@ -53,18 +61,23 @@ export const RESILIENT_SERVER_CONFIG_KEYS: readonly string[] = Object.freeze([
   'maxSendMessageBytes',
   'interceptors',
   'serverOptions',
+  'admission',
 ]);
 
 /**
  * Options for `new grpc.Server(resilientServerOptions(config))`: keepalive enforcement and
  * connection age, then the interceptors, outermost first: deadline context (so handlers and the
- * calls they make inherit the deadline and cancellation), dedup, logging, yours.
+ * calls they make inherit the deadline and cancellation), admission (when asked), dedup,
+ * logging, yours.
  */
 export function resilientServerOptions(config: ResilientServerConfig = {}): ServerOptions {
   const input = objectOption('', config, RESILIENT_SERVER_CONFIG_KEYS);
   const interceptors: ServerInterceptor[] = [
     createServerContextInterceptor(input.deadline as never),
   ];
+  // Admission right after the context: a refused call costs no other interceptor anything.
+  if (input.admission !== undefined && input.admission !== false)
+    interceptors.push(new AdmissionControl(input.admission as AdmissionOptions).interceptor);
   // createDedupInterceptor validates every dedup option (and the store's shape and scope).
   if (input.dedup !== false)
     interceptors.push(createDedupInterceptor(input.dedup as DedupOptions | undefined));
