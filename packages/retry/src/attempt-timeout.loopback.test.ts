@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { AVOID_PEER_METADATA_KEY, RETRY_STOPPED_METADATA_KEY } from '@grpc-resilience/status';
 import {
@@ -9,7 +8,7 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient, type AroundRetry } from './retry-test-client.test.helper';
-import { useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
+import { onAttemptCut, useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
 import type { GiveUpEvent, RetryOptions } from './index';
 import type { RetryingCall } from './retrying-call';
 
@@ -134,21 +133,10 @@ it('the caller cancelling while a timed-out attempt reports its status: one CANC
   const calls: RetryingCall[] = [];
   const phases: string[] = [];
   let cancel!: () => void;
-  // Just below the retry layer: the moment the cut attempt's status comes back, cancel.
-  const cancelOnCut: grpc.Interceptor = (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status, nextStatus) {
-            if (status.details.startsWith('per-attempt timeout')) {
-              phases.push(calls[0].phase);
-              cancel();
-            }
-            nextStatus(status);
-          },
-        });
-      },
-    });
+  const cancelOnCut = onAttemptCut(() => {
+    phases.push(calls[0].phase);
+    cancel();
+  });
   backend.behaviour = { hang: true };
   const outcome = await callUnary(
     client({ perAttemptTimeoutMs: 50 }, { calls, below: [cancelOnCut] }),

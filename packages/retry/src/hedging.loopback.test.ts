@@ -14,7 +14,7 @@ import type { HedgeEvent, HedgingOptions, RetryOptions } from './index';
 import { PICKED_PEER_KEY, type PickedPeerSlot } from './attempt-timing';
 import type { RetryingCall } from './retrying-call';
 import { createRetryTestClient } from './retry-test-client.test.helper';
-import { useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
+import { onAttemptCut, useCountingBackend, type ServerCancels } from './server-cancels.test.helper';
 
 /* Hedging against a real server: what it sees (attempts, cancels, metadata) is what counts. */
 const fixture = useCountingBackend();
@@ -225,21 +225,10 @@ it('a cancel as a hedged pair loses its first attempt to the per-attempt timeout
   const calls: RetryingCall[] = [];
   const phases: string[] = [];
   let cancel!: () => void;
-  // Just below the retry layer: when the cut first attempt reports back, the caller cancels.
-  const cancelOnCut: grpc.Interceptor = (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, _listener, next) {
-        next(metadata, {
-          onReceiveStatus(status, nextStatus) {
-            if (status.details.startsWith('per-attempt timeout')) {
-              phases.push(calls.at(-1)!.phase);
-              cancel();
-            }
-            nextStatus(status);
-          },
-        });
-      },
-    });
+  const cancelOnCut = onAttemptCut(() => {
+    phases.push(calls.at(-1)!.phase);
+    cancel();
+  });
   const c = createRetryTestClient(
     backend.address,
     { hedging: HEDGING, perAttemptTimeoutMs: 150, maxAttempts: 3 },

@@ -76,3 +76,22 @@ export function useCountingBackend(): CountingBackend {
   });
   return fixture;
 }
+
+/**
+ * An interceptor to put just below the retry layer: when an attempt reports the status of its
+ * per-attempt timeout, runs `onCut` (a test cancels the call there, the one moment the cut
+ * attempt's status is pending), then passes the status on.
+ */
+export function onAttemptCut(onCut: () => void): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, _listener, next) {
+        next(metadata, {
+          onReceiveStatus(status, nextStatus) {
+            if (status.details.startsWith('per-attempt timeout')) onCut();
+            nextStatus(status);
+          },
+        });
+      },
+    });
+}
