@@ -6,6 +6,7 @@ import {
   createServerTracing,
   type MetricsOptions,
   type ObservableBreaker,
+  type ObservableBudget,
   type TracingOptions,
 } from '@grpc-resilience/metrics';
 import { objectOption } from '@grpc-resilience/status';
@@ -30,11 +31,16 @@ export interface ClientObservability {
 /**
  * The client's metrics and tracing as the factory wires them: the target and the service's
  * methods label the instruments (methods outside the service are recorded as `other`), and the
- * target's breaker reports its state.
+ * target's breaker and retry budget report their state.
  */
 export function clientObservability(
   input: { metrics?: unknown; tracing?: unknown },
-  facts: { target?: string; service?: object; breaker?: ObservableBreaker },
+  facts: {
+    target?: string;
+    service?: object;
+    breaker?: ObservableBreaker;
+    budget?: ObservableBudget;
+  },
 ): ClientObservability {
   const metrics =
     input.metrics === false
@@ -49,6 +55,7 @@ export function clientObservability(
       ? undefined
       : createClientTracing(objectOption('tracing', input.tracing, ['tracerProvider']));
   if (metrics && facts.breaker) metrics.watchBreaker(facts.breaker);
+  if (metrics && facts.budget) metrics.watchBudget(facts.budget);
   const outer: Interceptor[] = [];
   const inner: Interceptor[] = [];
   if (metrics) outer.push(metrics.callInterceptor);

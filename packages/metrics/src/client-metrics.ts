@@ -1,6 +1,7 @@
 import type { Interceptor } from '@grpc/grpc-js';
 import { AttributeCache } from './attributes';
 import { BreakerStates, type ObservableBreaker } from './breaker-states';
+import { BudgetBalances, type ObservableBudget } from './budget-balances';
 import { createClientAttemptInterceptor } from './client-attempt-metrics';
 import { createClientCallInterceptor } from './client-call-metrics';
 import { instrumentsOf, type Instruments } from './instruments';
@@ -15,11 +16,14 @@ export interface ClientMetrics {
   readonly attemptInterceptor: Interceptor;
   /** Counts the breaker's transitions and observes its circuits' states; `dispose()` stops. */
   watchBreaker(breaker: ObservableBreaker): { dispose(): void };
+  /** Observes the retry budget's balance when metrics are collected; `dispose()` stops. */
+  watchBudget(budget: ObservableBudget): { dispose(): void };
   /** An endpoint the balancer ejected, by reason (`consecutive-failures`, `failure-rate`, …). */
   recordEjection(reason: string): void;
 }
 
 const breakerStates = new WeakMap<Instruments, BreakerStates>();
+const budgetBalances = new WeakMap<Instruments, BudgetBalances>();
 
 /**
  * The client metrics, or `undefined` when no meter provider is registered (nothing to record: the
@@ -39,6 +43,11 @@ export function createClientMetrics(options?: MetricsOptions): ClientMetrics | u
       let states = breakerStates.get(instruments);
       if (!states) breakerStates.set(instruments, (states = new BreakerStates(instruments)));
       return states.watch(breaker, resolved.target);
+    },
+    watchBudget(budget) {
+      let balances = budgetBalances.get(instruments);
+      if (!balances) budgetBalances.set(instruments, (balances = new BudgetBalances(instruments)));
+      return balances.watch(budget, resolved.target);
     },
     recordEjection(reason) {
       let set = ejection.get(reason);

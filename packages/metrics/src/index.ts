@@ -7,6 +7,7 @@ export {
   type ResolvedMetricsOptions,
 } from './options';
 export { BREAKER_STATES, type BreakerStateChange, type ObservableBreaker } from './breaker-states';
+export { type ObservableBudget } from './budget-balances';
 export { OTHER } from './attributes';
 export {
   INSTRUMENTS,

@@ -25,6 +25,7 @@ export interface Instruments {
   readonly deadlineHeadroom: Histogram;
   readonly breakerState: ObservableGauge;
   readonly breakerTransitions: Counter;
+  readonly budgetBalance: ObservableGauge;
   readonly ejections: Counter;
   readonly serverDeadline: Histogram;
   readonly serverRefused: Counter;
@@ -79,6 +80,10 @@ function createInstruments(meter: Meter): Instruments {
       description: $.breakerState.description,
     }),
     breakerTransitions: counter($.breakerTransitions),
+    budgetBalance: meter.createObservableGauge($.budgetBalance.name, {
+      unit: $.budgetBalance.unit,
+      description: $.budgetBalance.description,
+    }),
     ejections: counter($.ejections),
     serverDeadline: histogram($.serverDeadline),
     serverRefused: counter($.serverRefused),

@@ -145,6 +145,11 @@ export const INSTRUMENTS = Object.freeze({
     '{transition}',
     'Circuit breaker state changes, by the state entered.',
   ),
+  budgetBalance: spec(
+    `${OWN_PREFIX}.client.retry.budget.balance`,
+    '{token}',
+    'Retry budget tokens left (a retry or hedge takes one); 0: retries are refused.',
+  ),
   ejections: spec(
     `${OWN_PREFIX}.client.endpoint.ejections`,
     '{ejection}',

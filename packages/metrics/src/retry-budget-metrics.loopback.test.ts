@@ -82,6 +82,8 @@ test('a throttled call: refused by reason "throttled", no attempt started, nothi
 test('a spent retry budget: retries stopped by reason "budget" (what GrpcRetryBudgetExhausted reads)', async () => {
   // One token, no deposits: the first call's first retry takes it, and none is left after.
   const budget = new AdaptiveRetryBudget({ ratio: 0, maxTokens: 1, throttle: false });
+  metrics.watchBudget(budget);
+  metrics.watchBudget(budget); // a second client of the target: still one series
   const c = budgetedClient(budget);
   expect((await callUnary(c, 'GetItem', { id: 'a' })).status.code).toBe(Status.UNAVAILABLE);
   expect((await callUnary(c, 'GetItem', { id: 'b' })).status.code).toBe(Status.UNAVAILABLE);
@@ -95,4 +97,8 @@ test('a spent retry budget: retries stopped by reason "budget" (what GrpcRetryBu
   const retries = got.find('grpc.client.call.retries', attributes(TEST_METHODS.getItem))!;
   expect([retries.count, retries.sum]).toEqual([1, 1]);
   expect(got.find('grpc.client.attempt.started', attributes(TEST_METHODS.getItem))!.value).toBe(3);
+  expect(got.series('grpc_resilience.client.retry.budget.balance')).toEqual([
+    { attributes: { 'grpc.target': `dns:///${backend.address}` }, value: 0 },
+  ]);
+  expect(got.unit('grpc_resilience.client.retry.budget.balance')).toBe('{token}');
 });
