@@ -1,4 +1,5 @@
 import { status as Status } from '@grpc/grpc-js';
+import { REASON_METADATA_KEY } from './rejected-call';
 
 /**
  * Where a status came from:
@@ -26,6 +27,15 @@ export interface StatusContext {
 }
 
 /** Whether this attempt heard from the peer at all: its headers, or trailers with its status. */
+/**
+ * A status the layer made up to refuse a call (an open circuit, the bulkhead, throttling, a
+ * deadline too short to start): it carries the reason and nothing a peer sent.
+ */
+function isLayerRefusal(status: StatusLike): boolean {
+  const map = status.metadata?.getMap();
+  return map !== undefined && map[REASON_METADATA_KEY] !== undefined && !isFromTrailers(status);
+}
+
 function heardFromPeer(status: StatusLike, context: StatusContext | undefined): boolean {
   return context?.headersReceived === true || isFromTrailers(status);
 }
@@ -94,6 +104,7 @@ const TRANSPORT =
 /** Tells where a status came from; see {@link StatusOrigin}. */
 export function statusOrigin(status: StatusLike, context?: StatusContext): StatusOrigin {
   if (status.code === Status.OK || isFromTrailers(status)) return 'server';
+  if (isLayerRefusal(status)) return 'local';
   const details = status.details ?? '';
   switch (status.code) {
     case Status.DEADLINE_EXCEEDED:
@@ -165,6 +176,7 @@ export function isMessageTooLarge(status: StatusLike): boolean {
  * text says: that peer may be forwarding the local error of a call it made after it ran.
  */
 export function isNeverSent(status: StatusLike, context?: StatusContext): boolean {
+  if (isLayerRefusal(status) && !heardFromPeer(status, context)) return true;
   const details = status.details ?? '';
   const saysNeverSent =
     status.code === Status.UNAVAILABLE
