@@ -1,14 +1,18 @@
 import type { ChannelCredentials, ChannelInterface, ChannelOptions } from '@grpc/grpc-js';
 import { WatchdogChannel } from '@grpc-resilience/keepalive';
+import { BALANCER_MEMORY_OPTION, holdBalancerMemory } from '@grpc-resilience/load-balancer';
 
 interface Entry {
   key: string;
   credentials: ChannelCredentials;
   channel: WatchdogChannel;
   refs: number;
+  /** The balancer's memory of its endpoints, kept across the watchdog's channel replacements. */
+  memory: { release(): void };
 }
 
 const entries = new Map<string, Entry[]>();
+let lastChannelId = 0;
 
 /** Only the options that make a channel different; interceptors and the like are per client. */
 function optionsKey(target: string, options: ChannelOptions): string {
@@ -31,6 +35,7 @@ class ChannelHandle implements ChannelInterface {
     list.splice(list.indexOf(this.entry), 1);
     if (list.length === 0) entries.delete(this.entry.key);
     this.entry.channel.close();
+    this.entry.memory.release();
   }
   getTarget() {
     return this.entry.channel.getTarget();
@@ -67,11 +72,18 @@ export function sharedChannelFactory(connectTimeoutMs: number) {
     const list = entries.get(key) ?? [];
     let entry = list.find((candidate) => candidate.credentials._equals(credentials));
     if (!entry) {
+      const memoryName = `shared-channel-${++lastChannelId}`;
       entry = {
         key,
         credentials,
-        channel: new WatchdogChannel(target, credentials, options, connectTimeoutMs),
+        channel: new WatchdogChannel(
+          target,
+          credentials,
+          { ...options, [BALANCER_MEMORY_OPTION]: memoryName },
+          connectTimeoutMs,
+        ),
         refs: 0,
+        memory: holdBalancerMemory(memoryName),
       };
       list.push(entry);
       entries.set(key, list);

@@ -23,7 +23,7 @@ loader._resolveFilename = function (request, ...rest) {
 const { createResilientClient } = require('./client-factory') as typeof import('./client-factory');
 const { openSharedChannels } = require('./shared-channels') as typeof import('./shared-channels');
 const { targetSharesStats } = require('./target-shares') as typeof import('./target-shares');
-const { registeredAddressSources } =
+const { registeredAddressSources, heldBalancerMemories } =
   require('@grpc-resilience/load-balancer') as typeof import('@grpc-resilience/load-balancer');
 const { startTestBackend, testServiceClient, callUnary } =
   require('@grpc-resilience/testing') as typeof import('@grpc-resilience/testing');
@@ -34,6 +34,7 @@ const BATCH = 100;
 function tables() {
   return {
     sources: registeredAddressSources(),
+    memories: heldBalancerMemories(),
     channels: openSharedChannels(),
     ...targetSharesStats(),
   };

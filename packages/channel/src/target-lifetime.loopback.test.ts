@@ -51,7 +51,14 @@ it('2,000 clients created and closed over hostname lists leave no source, channe
   const report = await runChurn(2000);
   expect(report.failures).toEqual([]);
   expect(report.calls).toBe(200);
-  expect(report.before).toEqual({ sources: 0, channels: 0, targets: 0, breakers: 0, budgets: 0 });
+  expect(report.before).toEqual({
+    sources: 0,
+    memories: 0,
+    channels: 0,
+    targets: 0,
+    breakers: 0,
+    budgets: 0,
+  });
   expect(report.after).toEqual(report.before);
   // 1,800 clients after warm-up. Measured here: under 1 MB of growth with the tables freed
   // (grpc-js's own lazily built state); each leaked client held far more than 2 KB.

@@ -4,6 +4,7 @@ import {
   type ChannelOptions,
 } from '@grpc/grpc-js';
 import { LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
+import { balancerMemoryFor } from './balancer-memory';
 import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
 
 type Picker = experimental.Picker;
@@ -87,7 +88,7 @@ export class EjectingRoundRobinConfig implements experimental.TypedLoadBalancing
  */
 export class EjectingRoundRobin implements experimental.LoadBalancer {
   private readonly child: experimental.ChildLoadBalancerHandler;
-  private readonly ejector = new Ejector();
+  private ejector = new Ejector();
   private endpoints = 0;
 
   constructor(helper: ChannelControlHelper) {
@@ -110,6 +111,9 @@ export class EjectingRoundRobin implements experimental.LoadBalancer {
     options: ChannelOptions,
     note: string,
   ): boolean {
+    // Before any picker is made: a channel replacing another keeps the ejections it shared.
+    const memory = balancerMemoryFor(options);
+    if (memory) this.ejector = memory.ejector;
     if (config instanceof EjectingRoundRobinConfig) this.ejector.config = config.ejection;
     if (endpoints.ok) {
       this.endpoints = endpoints.value.length;

@@ -26,3 +26,9 @@ export { staticSource, MutableSource } from './sources';
 export { fileSource, type FileSourceOptions } from './file-source';
 export { dnsSource, type DnsSourceOptions } from './dns-source';
 export { parseAddressList, isHostPort } from './address-list';
+export {
+  BALANCER_MEMORY_OPTION,
+  holdBalancerMemory,
+  heldBalancerMemories,
+  type BalancerMemory,
+} from './balancer-memory';
