@@ -6,7 +6,7 @@ import {
 
 function limiter(options: ConcurrencyLimitOptions = {}) {
   const resolved = resolveConcurrencyLimitOptions(
-    { windowMs: 100, minWindowSamples: 5, eventLoopDelayMs: 0, ...options },
+    { windowMs: 100, minWindowSamples: 5, eventLoopDelayMs: 0, minLimit: 1, ...options },
     'admission',
   );
   return new ConcurrencyLimit(resolved, 0);
@@ -25,9 +25,9 @@ function window(
 }
 
 describe('ConcurrencyLimit', () => {
-  it('defaults: 1000 to start, 1 to 10000, tolerance 2', () => {
+  it('defaults: 1000 to start, 4 to 10000, tolerance 2', () => {
     const resolved = resolveConcurrencyLimitOptions(undefined, 'admission');
-    expect(resolved).toMatchObject({ initialLimit: 1000, minLimit: 1, maxLimit: 10_000 });
+    expect(resolved).toMatchObject({ initialLimit: 1000, minLimit: 4, maxLimit: 10_000 });
     expect(resolved.latencyTolerance).toBe(2);
   });
 

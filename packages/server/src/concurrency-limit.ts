@@ -8,7 +8,11 @@ export interface ConcurrencyLimitOptions {
    * (halving per window at most: from 1000 to a handful within about a second).
    */
   initialLimit?: number;
-  /** The limit never goes below this, calls. Default 1 (Envoy `min_concurrency`: 3). */
+  /**
+   * The limit never goes below this, calls. Default 4 (Envoy `min_concurrency`: 3; Netflix keeps
+   * a queue of 4 above the gradient's limit): below that the server idles between calls while
+   * it spends its time refusing others.
+   */
   minLimit?: number;
   /** The limit never goes above this, calls. Default 10000 (Envoy `max_concurrency_limit`: 1000). */
   maxLimit?: number;
@@ -65,7 +69,7 @@ export function resolveConcurrencyLimitOptions(
   input = objectOption(path, options, CONCURRENCY_LIMIT_KEYS),
 ): ResolvedConcurrencyLimitOptions {
   const at = (key: string) => (path === '' ? key : `${path}.${key}`);
-  const minLimit = integerOption(at('minLimit'), input.minLimit, 1, { min: 1, max: 100_000 });
+  const minLimit = integerOption(at('minLimit'), input.minLimit, 4, { min: 1, max: 100_000 });
   const maxLimit = integerOption(at('maxLimit'), input.maxLimit, 10_000, {
     min: minLimit,
     max: 100_000,
