@@ -95,7 +95,7 @@ describe('AdaptiveRetryBudget tokens', () => {
   it('a total outage: retries held to ratio per call plus the starting balance, at any rate', () => {
     for (const calls of [50, 1000, 10_000]) {
       const result = simulate(budgetAt({ now: 0 }, { throttle: false }), calls, () => true);
-      expect(result.attemptsPerCall * calls).toBeLessThanOrEqual(calls * 1.1 + 10);
+      expect(result.attemptsPerCall * calls).toBeLessThanOrEqual(calls * 1.2 + 10);
     }
   });
 

@@ -26,7 +26,7 @@ const THROTTLED_DETAILS =
  *   a retry (or a hedge) takes 1. When that retry is answered by a server that accepted it, the
  *   token is refunded: it cured a random failure, it did not add load to a sick target. A retry
  *   that fails keeps its token spent. With 20% of attempts failing at random, about 5 retries in
- *   100 calls fail, well within 10 deposited; in a total outage every retry fails, so retries
+ *   100 calls fail, well within the 20 deposited; in a total outage every retry fails, so retries
  *   are held to `ratio` per call once the starting balance is spent, whatever the call rate: no
  *   reserve refills with time, so a quiet caller cannot amplify an outage either.
  * - Throttle ({@link ClientThrottle}): every attempt, the first included, passes the SRE-book

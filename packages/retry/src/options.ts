@@ -72,8 +72,8 @@ export interface RetryOptions extends AttemptOptions {
   retryableCodes?: readonly Status[];
   /**
    * Retry budget, shared per target, or false to turn it off. Default the adaptive budget,
-   * `{ kind: 'adaptive', ratio: 0.1, maxTokens: 10, throttle: {} }`: failing retries are held to
-   * about 10% of calls, retries that succeed are refunded, and first attempts are throttled in
+   * `{ kind: 'adaptive', ratio: 0.2, maxTokens: 10, throttle: {} }`: failing retries are held to
+   * about 20% of calls, retries that succeed are refunded, and first attempts are throttled in
    * an outage (its throttle needs `budget.interceptor` right inside the retry interceptor). The
    * old fixed budget: `{ kind: 'fixed', ratio: 0.2, minPerSecond: 10 }`. Or a shared
    * `AdaptiveRetryBudget` / `RetryBudget`.
