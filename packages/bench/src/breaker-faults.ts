@@ -16,7 +16,7 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { median } from './measure';
-import { table } from './report';
+import { faultNotes, table } from './report';
 import { countStatuses, statusesDelivered } from './status-count';
 
 /** One client through one of issue 13's two breaker rows. */
@@ -320,11 +320,5 @@ export function breakerFaultsTable(rows: BreakerFaultRow[]): string {
       r.met ? 'yes' : 'NO',
     ]),
   );
-  const failures = rows
-    .map((r) => `  ${r.client}, ${r.scenario}: ${JSON.stringify(r.failures)}`)
-    .join('\n');
-  const configs = [...new Map(rows.map((r) => [r.client, r.config])).entries()]
-    .map(([client, config]) => `  ${client}: ${config}`)
-    .join('\n');
-  return `${body}\nfailures by code:\n${failures}\nconfigs:\n${configs}`;
+  return `${body}\n${faultNotes(rows)}`;
 }

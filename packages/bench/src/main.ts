@@ -4,9 +4,40 @@ import { runE2e } from './e2e';
 import { runInproc } from './inproc';
 import { e2eTables, inprocTable, latencySvg, resilienceTable } from './report';
 import { runResilience } from './resilience';
+import { breakerFaultsTable, runBreakerFaults } from './breaker-faults';
+import { retryFaultsTable, runRetryFaults } from './retry-faults';
+
+/** A section of the fault rows: runs its rows (one run when quick) and shows them as text. */
+interface FaultSection {
+  name: string;
+  run(quick: boolean): Promise<{ rows: unknown; text: string }>;
+}
+
+function faultSection<R>(
+  name: string,
+  run: (quick: boolean) => Promise<R>,
+  show: (rows: R) => string,
+): FaultSection {
+  return {
+    name,
+    run: async (quick) => {
+      const rows = await run(quick);
+      return { rows, text: show(rows) };
+    },
+  };
+}
 
 /**
- * `npm run bench` (about 6 min) or `npm run bench -- --quick` (under 2 min). Every figure is a
+ * Issue 13's fault rows, each through raw grpc-js and the layer's real default stack (and the
+ * peers where they apply). A new section is one line here; `--faults a,b` runs only those.
+ */
+const FAULT_SECTIONS: FaultSection[] = [
+  faultSection('retry', runRetryFaults, retryFaultsTable),
+  faultSection('breaker', runBreakerFaults, breakerFaultsTable),
+];
+
+/**
+ * `npm run bench` (about 8 min) or `npm run bench -- --quick` (under 2 min). Every figure is a
  * paired ratio or difference against raw grpc-js measured in the same run: these machines differ
  * by up to 10% between identical runs, so absolute numbers mean little alone.
  */
@@ -17,6 +48,12 @@ async function main(): Promise<void> {
   if (only !== undefined && !['inproc', 'e2e', 'faults'].includes(only))
     throw new Error('--only takes inproc, e2e or faults');
   const run = (section: string) => only === undefined || only === section;
+  const faultsAt = process.argv.indexOf('--faults');
+  const faultNames = faultsAt === -1 ? undefined : process.argv[faultsAt + 1].split(',');
+  for (const name of faultNames ?? []) {
+    if (!FAULT_SECTIONS.some((s) => s.name === name))
+      throw new Error(`--faults takes ${FAULT_SECTIONS.map((s) => s.name).join(', ')}`);
+  }
   const plan = quick
     ? { inprocRounds: 5, inprocCalls: 3000, e2eRounds: 3, e2eWindowMs: 1000, scenarioCalls: 400 }
     : {
@@ -35,8 +72,18 @@ async function main(): Promise<void> {
   if (inproc) console.log(`${inprocTable(inproc)}\n`);
   const e2e = run('e2e') ? await runE2e(plan.e2eRounds, plan.e2eWindowMs) : undefined;
   if (e2e) console.log(`${e2eTables(e2e)}\n`);
-  const resilience = run('faults') ? await runResilience(plan.scenarioCalls) : undefined;
+  const resilience =
+    run('faults') && faultNames === undefined ? await runResilience(plan.scenarioCalls) : undefined;
   if (resilience) console.log(`${resilienceTable(resilience.rows, resilience)}\n`);
+  const faults: Record<string, unknown> = {};
+  if (run('faults')) {
+    for (const section of FAULT_SECTIONS) {
+      if (faultNames && !faultNames.includes(section.name)) continue;
+      const { rows, text } = await section.run(quick);
+      faults[section.name] = rows;
+      console.log(`${text}\n`);
+    }
+  }
   if (only !== undefined) return; // a partial run does not replace the committed results
 
   const dir = join(__dirname, '..', 'results');
@@ -50,6 +97,7 @@ async function main(): Promise<void> {
     inproc,
     e2e: e2eSummary,
     resilience,
+    faults,
   };
   writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(join(dir, 'latency.svg'), latencySvg(latencySamples));

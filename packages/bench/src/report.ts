@@ -115,3 +115,17 @@ ${bars}
 </svg>
 `;
 }
+
+/** Under a fault table: the failures of each row by code (and reason), then each client's config. */
+export function faultNotes(
+  rows: { client: string; scenario: string; config: string; failures: Record<string, number> }[],
+): string {
+  const failures = rows
+    .filter((r) => Object.keys(r.failures).length > 0)
+    .map((r) => `  ${r.client}, ${r.scenario}: ${JSON.stringify(r.failures)}`)
+    .join('\n');
+  const configs = [...new Map(rows.map((r) => [r.client, r.config])).entries()]
+    .map(([client, config]) => `  ${client}: ${config}`)
+    .join('\n');
+  return `failures by code (reason):\n${failures}\nconfigs:\n${configs}`;
+}
