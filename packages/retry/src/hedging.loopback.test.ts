@@ -115,7 +115,7 @@ it('the first attempt wins: the hedge is cancelled, and the server sees the canc
   const calls: RetryingCall[] = [];
   const c = client({}, { hang: true }, calls);
   await warmUp(c);
-  backend.behaviour = { delayMs: 150 };
+  backend.behaviour = { delayMs: 250 }; // past the longest hedge delay (100 ms)
   const outcome = await slowCall(c, 'w');
   expect(outcome.status.code).toBe(Status.OK);
   expect(outcome.response).toMatchObject({ id: 'w' });
@@ -173,9 +173,10 @@ it('hedges stay within maxExtraLoad per call', async () => {
 });
 
 it('a retryable failure of one attempt leaves the other to answer; a final one ends the call', async () => {
-  const c = client({}, { delayMs: 150 });
+  // The first attempt fails after the longest hedge delay (100 ms), however slow the warm-up was.
+  const c = client({}, { delayMs: 500 });
   await warmUp(c);
-  backend.behaviour = { delayMs: 60, failCode: Status.UNAVAILABLE };
+  backend.behaviour = { delayMs: 300, failCode: Status.UNAVAILABLE };
   const cured = await slowCall(c, 'cured');
   expect(cured.status.code).toBe(Status.OK);
   expect(backend.counters.attemptsOf('cured')).toBe(2); // no retry besides the hedge
@@ -183,7 +184,7 @@ it('a retryable failure of one attempt leaves the other to answer; a final one e
   const d = client({}, { hang: true });
   backend.behaviour = {};
   await warmUp(d);
-  backend.behaviour = { delayMs: 60, failCode: Status.INVALID_ARGUMENT };
+  backend.behaviour = { delayMs: 300, failCode: Status.INVALID_ARGUMENT };
   const final = await slowCall(d, 'final');
   expect(final.status.code).toBe(Status.INVALID_ARGUMENT);
   expect(backend.counters.attemptsOf('final')).toBe(2);
@@ -231,7 +232,7 @@ it('a cancel as a hedged pair loses its first attempt to the per-attempt timeout
   });
   const c = createRetryTestClient(
     backend.address,
-    { hedging: HEDGING, perAttemptTimeoutMs: 150, maxAttempts: 3 },
+    { hedging: HEDGING, perAttemptTimeoutMs: 300, maxAttempts: 3 },
     { calls, below: [reportPick, cancelOnCut] },
   );
   clients.push(c);
