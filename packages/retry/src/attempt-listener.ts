@@ -1,6 +1,6 @@
 import type { InterceptingListener, Metadata, StatusObject } from '@grpc/grpc-js';
 import type { DedupScope, InterceptingCallInterface } from '@grpc-resilience/status';
-import type { PickedPeerSlot } from './attempt-timing';
+import type { PickedPeerSlot } from '@grpc-resilience/status';
 
 /** What an attempt reports to the logical call it belongs to. */
 export interface AttemptOwner {

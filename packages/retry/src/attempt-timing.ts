@@ -1,5 +1,9 @@
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { AVOID_PEER_METADATA_KEY } from '@grpc-resilience/status';
+import {
+  AVOID_PEER_METADATA_KEY,
+  PICKED_PEER_KEY,
+  type PickedPeerSlot,
+} from '@grpc-resilience/status';
 import { backoffDelayMs } from './backoff';
 import type { ResolvedRetryOptions } from './options';
 import type { AttemptFacts, RetryDecision } from './retry-policy';
@@ -83,20 +87,6 @@ export function decideAfterTimeout(
  * connection; that names no endpoint to avoid.
  */
 const PEER_ADDRESS = /^(?:\[[0-9a-fA-F:.%]+\]|[^:/\s,[\]]+):\d{1,5}$/;
-
-/**
- * Metadata option (grpc-js shares a `Metadata`'s options with its clones, so it reaches the
- * balancer's picker with the attempt's metadata) where the picker writes the endpoint it picked
- * for the attempt: `slot.peer = 'host:port'`. grpc-js's `getPeer()` says 'unknown' until an
- * attempt commits, which a live unary attempt has not: a hedge learns its first attempt's
- * endpoint only from this.
- */
-export const PICKED_PEER_KEY: unique symbol = Symbol.for('grpc-resilience.picked-peer');
-
-/** What the picker fills in. */
-export interface PickedPeerSlot {
-  peer: string | undefined;
-}
 
 /** Metadata for an attempt whose picked endpoint should be written into `slot`. */
 export function withPickedPeerSlot(metadata: Metadata, slot: PickedPeerSlot): Metadata {

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
-import { AVOID_PEER_METADATA_KEY } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callServerStream,
@@ -11,7 +10,11 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import type { HedgeEvent, HedgingOptions, RetryOptions } from './index';
-import { PICKED_PEER_KEY, type PickedPeerSlot } from './attempt-timing';
+import {
+  AVOID_PEER_METADATA_KEY,
+  PICKED_PEER_KEY,
+  type PickedPeerSlot,
+} from '@grpc-resilience/status';
 import type { RetryingCall } from './retrying-call';
 import { createRetryTestClient } from './retry-test-client.test.helper';
 import { onAttemptCut, useCountingBackend, type ServerCancels } from './server-cancels.test.helper';

@@ -16,7 +16,6 @@ export { PUSHBACK_METADATA_KEY } from './backoff';
 export { assertNoNativeRetries } from './native-retries';
 export type { HedgingOptions } from './hedging';
 export type { AttemptOptions, HedgeEvent } from './attempt-options';
-export { PICKED_PEER_KEY, type PickedPeerSlot } from './attempt-timing';
 export {
   resolveRetryOptions,
   RETRY_OPTION_KEYS,

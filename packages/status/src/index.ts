@@ -52,6 +52,8 @@ export {
   ATTEMPTS_METADATA_KEY,
   RETRY_STOPPED_METADATA_KEY,
   AVOID_PEER_METADATA_KEY,
+  PICKED_PEER_KEY,
+  type PickedPeerSlot,
 } from './layer-metadata';
 export { deadlineToMs } from './deadline-ms';
 export { callUserCode, USER_CODE_WARNING } from './user-code';

@@ -19,3 +19,17 @@ export const RETRY_STOPPED_METADATA_KEY = 'grpc-resilience-retry-stopped';
  * those endpoints when another ready one exists; it is advice, never a reason to fail a call.
  */
 export const AVOID_PEER_METADATA_KEY = 'grpc-resilience-avoid-peer';
+
+/**
+ * Metadata option (grpc-js shares a `Metadata`'s options with its clones, so it reaches the
+ * balancer's picker with the attempt's metadata) where the picker writes the endpoint it picked
+ * for the attempt: `slot.peer = 'host:port'`. grpc-js's `getPeer()` says 'unknown' until an
+ * attempt commits, which a live unary attempt has not: a hedge learns its first attempt's
+ * endpoint only from this.
+ */
+export const PICKED_PEER_KEY: unique symbol = Symbol.for('grpc-resilience.picked-peer');
+
+/** What the picker fills in. */
+export interface PickedPeerSlot {
+  peer: string | undefined;
+}
