@@ -42,3 +42,11 @@ export {
   type ConcurrencyLimitOptions,
   type ResolvedConcurrencyLimitOptions,
 } from './concurrency-limit';
+export {
+  mtlsServerCredentials,
+  mtlsChannelCredentials,
+  peerIdentity,
+  DEFAULT_CERTIFICATE_REFRESH_MS,
+  type MtlsFiles,
+  type MtlsCredentials,
+} from './mtls-credentials';
