@@ -3,6 +3,7 @@ import { ConfigError } from '@grpc-resilience/status';
 import {
   Ejector,
   EjectingRoundRobinConfig,
+  P2cConfig,
   loadBalancingConfig,
   targetForAddresses,
 } from './index';
@@ -93,16 +94,25 @@ describe('config', () => {
       'loadBalancing.ejection.maxEjectedShare must be a finite number from 0 to 1, received 2',
     );
     expect(() => loadBalancingConfig({ policy: 'random' } as never)).toThrow(
-      'loadBalancing.policy is not a known option',
+      'loadBalancing.policy must be one of "p2c", "round_robin", received "random"',
     );
   });
 
-  it('plain round_robin, ours, and ours wrapped in outlier_detection', () => {
-    expect(loadBalancingConfig({ ejection: false })).toEqual([{ round_robin: {} }]);
-    expect(loadBalancingConfig({ outlierDetection: { interval: '10s' }, ejection: false })).toEqual(
-      [{ outlier_detection: { interval: '10s', child_policy: [{ round_robin: {} }] } }],
+  it('p2c by default; plain round_robin, ours, and ours wrapped in outlier_detection', () => {
+    const [p2c] = loadBalancingConfig() as Record<string, unknown>[];
+    expect(P2cConfig.createFromJson(p2c.grpc_resilience_p2c).decayMs).toBe(10_000);
+    expect(() => loadBalancingConfig({ decayMs: 50 })).toThrow(
+      'loadBalancing.decayMs must be an integer from 100 to 600000, received 50',
     );
-    const [ours] = loadBalancingConfig() as Record<string, unknown>[];
+    expect(() => loadBalancingConfig({ policy: 'round_robin', decayMs: 500 })).toThrow(
+      'loadBalancing.decayMs applies to policy "p2c" only',
+    );
+    const rr = { policy: 'round_robin' } as const;
+    expect(loadBalancingConfig({ ...rr, ejection: false })).toEqual([{ round_robin: {} }]);
+    expect(
+      loadBalancingConfig({ ...rr, outlierDetection: { interval: '10s' }, ejection: false }),
+    ).toEqual([{ outlier_detection: { interval: '10s', child_policy: [{ round_robin: {} }] } }]);
+    const [ours] = loadBalancingConfig(rr) as Record<string, unknown>[];
     expect(
       EjectingRoundRobinConfig.createFromJson(ours.grpc_resilience_round_robin).ejection
         .consecutiveFailures,

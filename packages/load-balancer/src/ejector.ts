@@ -84,6 +84,23 @@ export class Ejector {
     return true;
   }
 
+  /**
+   * What {@link admit} would answer, without granting a probe: for a picker that weighs several
+   * endpoints before it commits to one.
+   */
+  isAdmissible(address: string): boolean {
+    const entry = this.health.get(address);
+    if (!entry || entry.ejectedUntil === 0) return true;
+    const now = this.now();
+    return now >= entry.ejectedUntil && (!entry.probing || this.isProbeLost(entry, now));
+  }
+
+  /** Whether `address` is ejected and its probe may be granted now. */
+  isProbeDue(address: string): boolean {
+    const entry = this.health.get(address);
+    return entry !== undefined && entry.ejectedUntil !== 0 && this.isAdmissible(address);
+  }
+
   /** The call a probe was granted to has started on `address`: its end will be recorded. */
   started(address: string): void {
     const entry = this.health.get(address);
@@ -107,7 +124,7 @@ export class Ejector {
    */
   record(address: string, status: StatusLike, streamDeadline?: number): void {
     const entry = this.entry(address);
-    const outcome = outcomeOf(status, streamDeadline, this.now);
+    const outcome = endpointOutcome(status, streamDeadline, this.now);
     if (outcome === 'neutral') {
       // Says nothing of the endpoint: leave its count alone, and free a probe for another try.
       entry.probing = false;
@@ -134,6 +151,12 @@ export class Ejector {
     ) {
       this.eject(entry);
     }
+  }
+
+  /** Whether any endpoint is ejected now: the picker's fast path skips its checks when none is. */
+  hasEjections(): boolean {
+    for (const entry of this.health.values()) if (entry.ejectedUntil !== 0) return true;
+    return false;
   }
 
   /** Addresses ejected now (probe pending or not). */
@@ -185,7 +208,7 @@ export class Ejector {
  * - `healthy`: OK, or a caller's error that a live server answered.
  * A unary call that times out stays `failed`: a server that never answers is failing.
  */
-function outcomeOf(
+export function endpointOutcome(
   status: StatusLike,
   streamDeadline: number | undefined,
   now: () => number,

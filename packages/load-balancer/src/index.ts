@@ -32,3 +32,5 @@ export {
   heldBalancerMemories,
   type BalancerMemory,
 } from './balancer-memory';
+export { P2C_BALANCER_NAME, P2cBalancer, P2cConfig, registerP2cBalancer } from './p2c-balancer';
+export { EndpointLoad, DEFAULT_DECAY_MS } from './endpoint-load';

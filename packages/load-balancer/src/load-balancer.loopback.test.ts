@@ -17,9 +17,11 @@ import { backends, balancedClient, closeAll, load, startBackends, warmUp } from 
 
 afterEach(closeAll);
 
-it('1. 3 backends, 3000 calls after warm-up: each gets 1000 ± 10%', async () => {
+it('1. round_robin: 3 backends, 3000 calls after warm-up: each gets 1000 ± 10%', async () => {
   const group = await startBackends(3);
-  const client = balancedClient(targetForAddresses(group.map((b) => b.address)));
+  const client = balancedClient(targetForAddresses(group.map((b) => b.address)), {
+    policy: 'round_robin',
+  });
   await warmUp(client, group);
   expect(await load(client, 3000)).toEqual([]);
   for (const b of group) {

@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import {
   ConfigError,
+  enumOption,
   integerOption,
   isPlainObject,
   numberOption,
@@ -8,10 +9,23 @@ import {
 } from '@grpc-resilience/status';
 import { BALANCER_NAME, registerEjectingRoundRobin } from './balancer';
 import { DEFAULT_EJECTION, type EjectionConfig } from './ejector';
+import { DEFAULT_DECAY_MS } from './endpoint-load';
+import { P2C_BALANCER_NAME, registerP2cBalancer } from './p2c-balancer';
 
 /** Options of {@link loadBalancingChannelOptions}. */
 export interface LoadBalancingOptions {
-  /** Consecutive-failure ejection, or false for plain round_robin. Default on (see defaults). */
+  /**
+   * `'p2c'`: power of two choices on peak-EWMA load (Finagle's `P2CPeakEwma`, Linkerd's
+   * balancer, Envoy's `LEAST_REQUEST` with choice_count 2). `'round_robin'`: grpc-js's own
+   * rotation. Default `'p2c'`.
+   */
+  policy?: 'p2c' | 'round_robin';
+  /**
+   * p2c only: how fast the latency estimate forgets a slow observation, ms (time constant of
+   * the decay; Finagle's `decayTime`). 100 to 600,000. Default 10,000.
+   */
+  decayMs?: number;
+  /** Consecutive-failure ejection, or false for none (plain round_robin). Default on (see defaults). */
   ejection?: false | Partial<EjectionConfig>;
   /**
    * grpc-js's outlier_detection config (success-rate / failure-percentage; for 5+ hosts) to wrap
@@ -21,17 +35,32 @@ export interface LoadBalancingOptions {
 }
 
 /**
- * The `grpc.service_config` that makes a channel balance every call round-robin over all the
- * target's addresses (`loadBalancingConfig`, not the legacy `loadBalancingPolicy` field, which
+ * The `grpc.service_config` that makes a channel balance every call over all the target's
+ * addresses, by load (p2c, the default) or in turn (round_robin) (`loadBalancingConfig`, not the legacy `loadBalancingPolicy` field, which
  * grpc-js parses and ignores), with ejection of failing endpoints.
  */
 export function loadBalancingConfig(
   options: LoadBalancingOptions = {},
   path = 'loadBalancing',
 ): object[] {
-  const input = objectOption(path, options, ['ejection', 'outlierDetection']);
+  const input = objectOption(path, options, ['policy', 'decayMs', 'ejection', 'outlierDetection']);
+  const kind = enumOption(`${path}.policy`, input.policy, 'p2c', ['p2c', 'round_robin']);
   let policy: object;
-  if (input.ejection === false) {
+  if (kind === 'p2c') {
+    const decayMs = integerOption(`${path}.decayMs`, input.decayMs, DEFAULT_DECAY_MS, {
+      min: 100,
+      max: 600_000,
+    });
+    // Without ejection, no endpoint is ever ejected: a share of 0.
+    const ejection =
+      input.ejection === false
+        ? { ...DEFAULT_EJECTION, maxEjectedShare: 0 }
+        : resolveEjection(`${path}.ejection`, input.ejection);
+    registerP2cBalancer();
+    policy = { [P2C_BALANCER_NAME]: { ...ejection, decayMs } };
+  } else if (input.decayMs !== undefined) {
+    throw new ConfigError(`${path}.decayMs`, 'applies to policy "p2c" only', input.decayMs);
+  } else if (input.ejection === false) {
     policy = { round_robin: {} };
   } else {
     registerEjectingRoundRobin();

@@ -1,0 +1,49 @@
+/** Default decay of the latency estimate, ms (Finagle's peak EWMA `decayTime`: 10 s). */
+export const DEFAULT_DECAY_MS = 10_000;
+
+/**
+ * One endpoint's load as power-of-two-choices weighs it (Finagle's and Linkerd's peak EWMA):
+ * calls in flight, and a latency estimate that jumps to any slower observation at once and decays
+ * toward faster ones with time constant `decayMs`, so a backend that turns slow loses traffic
+ * immediately and earns it back gradually.
+ */
+export class EndpointLoad {
+  /** Calls picked for this endpoint that have not ended. */
+  inFlight = 0;
+  /** The latency estimate, ms; undefined until the first call ends. */
+  private ewmaMs: number | undefined;
+  private updatedAt = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The estimate, or `fallbackMs` (the other endpoints' mean) before any observation. */
+  latencyMs(fallbackMs: number): number {
+    return this.ewmaMs ?? fallbackMs;
+  }
+
+  /** Whether a call has ended here yet. */
+  get observed(): boolean {
+    return this.ewmaMs !== undefined;
+  }
+
+  /**
+   * Records a call's time. `lowering` false for a failed call: a fast failure must not make a
+   * broken endpoint look fast and attract traffic, so it may raise the estimate, never lower it.
+   */
+  observe(rttMs: number, decayMs: number, lowering = true): void {
+    const now = this.now();
+    if (this.ewmaMs === undefined || rttMs > this.ewmaMs) {
+      this.ewmaMs = rttMs;
+    } else if (lowering) {
+      const weight = Math.exp(-(now - this.updatedAt) / decayMs);
+      this.ewmaMs = this.ewmaMs * weight + rttMs * (1 - weight);
+    }
+    this.updatedAt = now;
+  }
+
+  /** Peak EWMA's cost: latency times the calls it would wait behind (this one included). */
+  cost(fallbackMs: number): number {
+    // The +1 ms keeps endpoints that answer in microseconds comparable by their queues.
+    return (this.latencyMs(fallbackMs) + 1) * (this.inFlight + 1);
+  }
+}

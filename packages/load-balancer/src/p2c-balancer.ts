@@ -1,0 +1,209 @@
+import {
+  connectivityState as ConnectivityState,
+  experimental,
+  type ChannelOptions,
+} from '@grpc/grpc-js';
+import { balancerMemoryFor } from './balancer-memory';
+import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
+import { DEFAULT_DECAY_MS, EndpointLoad } from './endpoint-load';
+import { P2cPicker, type ReadyEndpoint } from './p2c-picker';
+
+type Endpoint = experimental.Endpoint;
+
+/** The name of the power-of-two-choices policy in a service config's `loadBalancingConfig`. */
+export const P2C_BALANCER_NAME = 'grpc_resilience_p2c';
+
+/** The parsed `grpc_resilience_p2c` config. */
+export class P2cConfig implements experimental.TypedLoadBalancingConfig {
+  constructor(
+    readonly ejection: EjectionConfig,
+    readonly decayMs: number,
+  ) {}
+  getLoadBalancerName(): string {
+    return P2C_BALANCER_NAME;
+  }
+  toJsonObject(): object {
+    return { [P2C_BALANCER_NAME]: { ...this.ejection, decayMs: this.decayMs } };
+  }
+  static createFromJson(json: unknown): P2cConfig {
+    const input = (json ?? {}) as Record<string, unknown>;
+    const read = (key: string, fallback: number, ok: (value: number) => boolean): number => {
+      const value = input[key] ?? fallback;
+      if (typeof value !== 'number' || !ok(value))
+        throw new Error(`${P2C_BALANCER_NAME}.${key}: invalid value ${String(value)}`);
+      return value;
+    };
+    const positive = (v: number) => Number.isInteger(v) && v >= 1;
+    return new P2cConfig(
+      {
+        consecutiveFailures: read(
+          'consecutiveFailures',
+          DEFAULT_EJECTION.consecutiveFailures,
+          positive,
+        ),
+        baseEjectionMs: read('baseEjectionMs', DEFAULT_EJECTION.baseEjectionMs, positive),
+        maxEjectionMs: read('maxEjectionMs', DEFAULT_EJECTION.maxEjectionMs, positive),
+        maxEjectedShare: read(
+          'maxEjectedShare',
+          DEFAULT_EJECTION.maxEjectedShare,
+          (v) => v >= 0 && v <= 1,
+        ),
+      },
+      read('decayMs', DEFAULT_DECAY_MS, positive),
+    );
+  }
+}
+
+interface Child {
+  readonly address: string;
+  readonly leaf: experimental.LeafLoadBalancer;
+}
+
+/**
+ * Power of two choices on load, as a grpc-js LB policy built like grpc-js's own `round_robin`:
+ * one `LeafLoadBalancer` (pick_first on one endpoint: its subchannel, reconnection backoff and
+ * keepalive are grpc-js's) per endpoint, and a picker over the READY ones that weighs their load
+ * (see {@link P2cPicker}). Ejection and the endpoints' load outlive pickers, and the ejections
+ * outlive the balancer itself when the channel's options name a shared memory.
+ */
+export class P2cBalancer implements experimental.LoadBalancer {
+  private children = new Map<string, Child>();
+  private readonly loads = new Map<string, EndpointLoad>();
+  private ejector = new Ejector();
+  private decayMs = DEFAULT_DECAY_MS;
+  private readonly childHelper: experimental.ChannelControlHelper;
+  private state = ConnectivityState.IDLE;
+  private updatesPaused = false;
+  private lastError: string | null = null;
+
+  constructor(private readonly helper: experimental.ChannelControlHelper) {
+    this.childHelper = experimental.createChildChannelControlHelper(helper, {
+      updateState: (_state, _picker, error) => {
+        if (error) this.lastError = error;
+        this.update();
+      },
+    });
+  }
+
+  updateAddressList(
+    endpoints: experimental.StatusOr<Endpoint[]>,
+    config: experimental.TypedLoadBalancingConfig,
+    options: ChannelOptions,
+    note: string,
+  ): boolean {
+    if (!(config instanceof P2cConfig)) return false;
+    const memory = balancerMemoryFor(options);
+    if (memory) this.ejector = memory.ejector;
+    this.ejector.config = config.ejection;
+    this.decayMs = config.decayMs;
+    if (!endpoints.ok) {
+      // A failed resolution keeps the endpoints there are (the last good list).
+      if (this.children.size === 0)
+        this.publish(ConnectivityState.TRANSIENT_FAILURE, endpoints.error.details);
+      return true;
+    }
+    const next = new Map<string, Child>();
+    this.updatesPaused = true;
+    for (const endpoint of endpoints.value) {
+      const address = experimental.subchannelAddressToString(endpoint.addresses[0]);
+      if (next.has(address)) continue;
+      const existing = this.children.get(address);
+      if (existing) {
+        existing.leaf.updateEndpoint(endpoint, options);
+        next.set(address, existing);
+        continue;
+      }
+      const leaf = new experimental.LeafLoadBalancer(endpoint, this.childHelper, options, note);
+      next.set(address, { address, leaf });
+      leaf.startConnecting();
+    }
+    for (const [address, child] of this.children) {
+      if (next.has(address)) continue;
+      child.leaf.destroy();
+      this.loads.delete(address);
+    }
+    this.children = next;
+    this.ejector.setEndpoints(next.keys());
+    this.updatesPaused = false;
+    if (next.size === 0)
+      this.publish(ConnectivityState.TRANSIENT_FAILURE, `no addresses resolved: ${note}`);
+    else this.update();
+    return true;
+  }
+
+  /** The channel's state and picker from the children's: READY if any is. */
+  private update(): void {
+    if (this.updatesPaused) return;
+    const ready: ReadyEndpoint[] = [];
+    let connecting = false;
+    let failing = false;
+    for (const child of this.children.values()) {
+      const state = child.leaf.getConnectivityState();
+      if (state === ConnectivityState.READY) {
+        ready.push(this.readyEndpoint(child));
+        continue;
+      }
+      // Its calls ended with its connection: whatever count a lost pick left is void.
+      const load = this.loads.get(child.address);
+      if (load) load.inFlight = 0;
+      if (state === ConnectivityState.CONNECTING) connecting = true;
+      else if (state === ConnectivityState.TRANSIENT_FAILURE) failing = true;
+      // Every endpoint stays connected, as round_robin keeps them.
+      else if (state === ConnectivityState.IDLE) child.leaf.exitIdle();
+    }
+    if (this.state === ConnectivityState.READY && ready.length < this.children.size)
+      this.helper.requestReresolution();
+    if (ready.length > 0) {
+      this.state = ConnectivityState.READY;
+      this.helper.updateState(
+        ConnectivityState.READY,
+        new P2cPicker(ready, {
+          ejector: this.ejector,
+          decayMs: this.decayMs,
+          random: Math.random,
+          now: Date.now,
+        }),
+        null,
+      );
+    } else if (connecting || !failing) {
+      this.state = connecting ? ConnectivityState.CONNECTING : ConnectivityState.IDLE;
+      this.helper.updateState(this.state, new experimental.QueuePicker(this), null);
+    } else {
+      this.publish(
+        ConnectivityState.TRANSIENT_FAILURE,
+        `no connection established: ${this.lastError}`,
+      );
+    }
+  }
+
+  private readyEndpoint(child: Child): ReadyEndpoint {
+    let load = this.loads.get(child.address);
+    if (!load) this.loads.set(child.address, (load = new EndpointLoad()));
+    return { address: child.address, picker: child.leaf.getPicker(), load, weight: 1 };
+  }
+
+  private publish(state: ConnectivityState, details: string): void {
+    this.state = state;
+    this.helper.updateState(state, new experimental.UnavailablePicker({ details }), details);
+  }
+
+  exitIdle(): void {
+    for (const child of this.children.values()) child.leaf.exitIdle();
+  }
+  resetBackoff(): void {
+    // Each endpoint's pick_first owns its backoff.
+  }
+  destroy(): void {
+    for (const child of this.children.values()) child.leaf.destroy();
+    this.children.clear();
+  }
+  getTypeName(): string {
+    return P2C_BALANCER_NAME;
+  }
+}
+
+/** Registers the policy with grpc-js, once per process. */
+export function registerP2cBalancer(): void {
+  if (experimental.isLoadBalancerNameRegistered(P2C_BALANCER_NAME)) return;
+  experimental.registerLoadBalancerType(P2C_BALANCER_NAME, P2cBalancer, P2cConfig);
+}

@@ -1,0 +1,131 @@
+import { experimental, type Metadata } from '@grpc/grpc-js';
+import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
+import type { EndpointLoad } from './endpoint-load';
+import { endpointOutcome, type Ejector } from './ejector';
+
+type PickArgs = experimental.PickArgs;
+type PickResult = experimental.PickResult;
+
+/** A READY endpoint as the picker sees it. */
+export interface ReadyEndpoint {
+  readonly address: string;
+  readonly picker: experimental.Picker;
+  readonly load: EndpointLoad;
+  /** Slow start's share of its cost, 0 < weight <= 1 (1: fully warmed up). */
+  weight: number;
+}
+
+/** What the picker needs of its balancer. */
+export interface P2cContext {
+  readonly ejector: Ejector;
+  readonly decayMs: number;
+  readonly random: () => number;
+  readonly now: () => number;
+}
+
+/**
+ * Power of two choices over peak-EWMA load (Finagle's `P2CPeakEwma`, Linkerd's balancer): two
+ * READY endpoints drawn at random, the call goes to the cheaper (latency estimate times calls in
+ * flight, divided by slow start's weight). Endpoints a retry or hedge asked to avoid
+ * (`AVOID_PEER_METADATA_KEY`) and ejected ones are left out while another is left; an ejected
+ * endpoint whose time is up gets its one probe first.
+ */
+export class P2cPicker implements experimental.Picker {
+  constructor(
+    private readonly ready: readonly ReadyEndpoint[],
+    private readonly context: P2cContext,
+  ) {}
+
+  pick(args: PickArgs): PickResult {
+    const chosen = this.choose(args.metadata);
+    const result = chosen.picker.pick(args);
+    if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
+    return this.track(chosen, result, args.metadata);
+  }
+
+  private choose(metadata: Metadata): ReadyEndpoint {
+    const { ready, context } = this;
+    const { ejector } = context;
+    if (ready.length === 1) return this.admitted(ready[0]);
+    const ejections = ejector.hasEjections();
+    if (ejections)
+      for (const endpoint of ready)
+        if (ejector.isProbeDue(endpoint.address)) return this.admitted(endpoint);
+    const avoid = metadata.get(AVOID_PEER_METADATA_KEY);
+    let candidates: readonly ReadyEndpoint[] = ready;
+    if (avoid.length > 0 || ejections) {
+      const usable = ready.filter(
+        (endpoint) => !avoid.includes(endpoint.address) && ejector.isAdmissible(endpoint.address),
+      );
+      // Advice, never a reason to fail: with nothing else left, any READY endpoint serves.
+      if (usable.length > 0) candidates = usable;
+      else {
+        const admissible = ready.filter((endpoint) => ejector.isAdmissible(endpoint.address));
+        candidates = admissible.length > 0 ? admissible : ready;
+      }
+    }
+    if (candidates.length === 1) return this.admitted(candidates[0]);
+    const n = candidates.length;
+    const first = Math.floor(context.random() * n) % n;
+    const second = (first + 1 + (Math.floor(context.random() * (n - 1)) % (n - 1))) % n;
+    const a = candidates[first];
+    const b = candidates[second];
+    const fallback = meanLatency(candidates);
+    const chosen = a.load.cost(fallback) / a.weight <= b.load.cost(fallback) / b.weight ? a : b;
+    return this.admitted(chosen);
+  }
+
+  /** Grants an ejected endpoint's probe when the choice falls on it. */
+  private admitted(endpoint: ReadyEndpoint): ReadyEndpoint {
+    this.context.ejector.admit(endpoint.address);
+    return endpoint;
+  }
+
+  private track(endpoint: ReadyEndpoint, result: PickResult, metadata: Metadata): PickResult {
+    const { ejector, decayMs, now } = this.context;
+    const { address, load } = endpoint;
+    const streamDeadline = (metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[
+      LONG_LIVED_CALL_KEY
+    ];
+    // A watch that lives for minutes is not load, and its duration is not latency.
+    const measured = streamDeadline === undefined;
+    const childStarted = result.onCallStarted;
+    const childEnded = result.onCallEnded;
+    // Counted from the pick, not the stream's start: a burst of calls is picked in one tick,
+    // before any stream opens, and must see the ones picked before it. A pick whose call never
+    // starts leaves its count behind until the endpoint leaves READY (the balancer resets it).
+    if (measured) load.inFlight++;
+    let startedAt = 0;
+    return {
+      ...result,
+      onCallStarted: () => {
+        ejector.started(address);
+        startedAt = now();
+        childStarted?.();
+      },
+      onCallEnded: (code, details, trailers) => {
+        const status = { code, details, metadata: trailers };
+        ejector.record(address, status, streamDeadline);
+        if (measured && startedAt !== 0) {
+          load.inFlight = Math.max(0, load.inFlight - 1);
+          const outcome = endpointOutcome(status, streamDeadline, now);
+          if (outcome !== 'neutral')
+            load.observe(now() - startedAt, decayMs, outcome === 'healthy');
+        }
+        childEnded?.(code, details, trailers);
+      },
+    };
+  }
+}
+
+/** The mean latency estimate of the endpoints observed so far: a newcomer's until it is measured. */
+function meanLatency(endpoints: readonly ReadyEndpoint[]): number {
+  let sum = 0;
+  let count = 0;
+  for (const endpoint of endpoints) {
+    if (!endpoint.load.observed) continue;
+    sum += endpoint.load.latencyMs(0);
+    count++;
+  }
+  return count === 0 ? 0 : sum / count;
+}
