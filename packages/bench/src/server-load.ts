@@ -34,6 +34,8 @@ export interface ServerLoadResult {
     p99VsUnloaded: number;
     missedDeadlines: number;
     otherFailures: number;
+    /** Failures by code and the first words of their details. */
+    failures: Record<string, number>;
     shedByServer: number;
     finalLimit: number | undefined;
   }[];
@@ -104,12 +106,33 @@ function startChild(limiter: boolean, workMs: number): Promise<Child> {
   });
 }
 
-function client(address: string): TestServiceClient {
+function countFailures(outcomes: readonly CallOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { status } of outcomes) {
+    if (status.code === grpc.status.OK) continue;
+    const key = `${grpc.status[status.code]} ${status.details.split(/[:(]/)[0].slice(0, 40)}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Which client drives the load: the layer's (default config) or plain grpc-js. */
+export type LoadClient = 'layer' | 'plain';
+
+function makeClient(kind: LoadClient, address: string): TestServiceClient {
+  if (kind === 'plain') {
+    const Client = testServiceClient();
+    return new Client(address, grpc.credentials.createInsecure());
+  }
   return createResilientClient(testServiceClient(), address) as TestServiceClient;
 }
 
 /** Runs both parts; `quick` shortens every phase (a smoke run, not figures to quote). */
-export async function runServerLoad(quick = false): Promise<ServerLoadResult> {
+export async function runServerLoad(
+  quick = false,
+  kind: LoadClient = 'layer',
+): Promise<ServerLoadResult> {
+  const client = (address: string) => makeClient(kind, address);
   const workMs = 2;
   const deadlineMs = 1000;
   const overloadMs = quick ? 3000 : 15_000;
@@ -162,6 +185,7 @@ export async function runServerLoad(quick = false): Promise<ServerLoadResult> {
       p99VsUnloaded: acceptedP99Ms / unloadedP99Ms,
       missedDeadlines: missed.length,
       otherFailures: outcomes.length - ok.length - missed.length,
+      failures: countFailures(outcomes),
       shedByServer: after.shed - before.shed,
       finalLimit: limiter ? after.limit : undefined,
     });
@@ -195,7 +219,8 @@ if (require.main === module) {
   if (process.argv[2] === 'serve') {
     void serve(process.argv[3] === 'limiter', Number(process.argv[4]));
   } else {
-    void runServerLoad(process.argv.includes('--quick')).then((result) =>
+    const kind = process.argv.includes('--plain') ? 'plain' : 'layer';
+    void runServerLoad(process.argv.includes('--quick'), kind).then((result) =>
       console.log(JSON.stringify(result, null, 2)),
     );
   }
