@@ -6,6 +6,8 @@ import { e2eTables, inprocTable, latencySvg, resilienceTable } from './report';
 import { runResilience } from './resilience';
 import { breakerFaultsTable, runBreakerFaults } from './breaker-faults';
 import { retryFaultsTable, runRetryFaults } from './retry-faults';
+import { hedgingTable, runHedging } from './hedging';
+import { metricsCostTable, runMetricsCost } from './metrics-cost';
 
 /** A section of the fault rows: runs its rows (one run when quick) and shows them as text. */
 interface FaultSection {
@@ -34,6 +36,7 @@ function faultSection<R>(
 const FAULT_SECTIONS: FaultSection[] = [
   faultSection('retry', runRetryFaults, retryFaultsTable),
   faultSection('breaker', runBreakerFaults, breakerFaultsTable),
+  faultSection('hedging', (quick) => runHedging(quick ? 400 : 2000), hedgingTable),
 ];
 
 /**
@@ -45,8 +48,8 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-  if (only !== undefined && !['inproc', 'e2e', 'faults'].includes(only))
-    throw new Error('--only takes inproc, e2e or faults');
+  if (only !== undefined && !['inproc', 'metrics', 'e2e', 'faults'].includes(only))
+    throw new Error('--only takes inproc, metrics, e2e or faults');
   const run = (section: string) => only === undefined || only === section;
   const faultsAt = process.argv.indexOf('--faults');
   const faultNames = faultsAt === -1 ? undefined : process.argv[faultsAt + 1].split(',');
@@ -70,6 +73,10 @@ async function main(): Promise<void> {
 
   const inproc = run('inproc') ? await runInproc(plan.inprocRounds, plan.inprocCalls) : undefined;
   if (inproc) console.log(`${inprocTable(inproc)}\n`);
+  const metricsCost = run('metrics')
+    ? await runMetricsCost(plan.inprocRounds, plan.inprocCalls)
+    : undefined;
+  if (metricsCost) console.log(`${metricsCostTable(metricsCost)}\n`);
   const e2e = run('e2e') ? await runE2e(plan.e2eRounds, plan.e2eWindowMs) : undefined;
   if (e2e) console.log(`${e2eTables(e2e)}\n`);
   const resilience =
@@ -95,6 +102,7 @@ async function main(): Promise<void> {
     quick,
     plan,
     inproc,
+    metricsCost,
     e2e: e2eSummary,
     resilience,
     faults,
