@@ -20,6 +20,8 @@ export class CallScript {
   /** Whether the behaviour says this attempt fails. */
   readonly fails: boolean;
   cancelled = false;
+  /** The handler sent its status: a later 'cancelled' is grpc-js closing the stream, no cancel. */
+  private answered = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -42,12 +44,20 @@ export class CallScript {
       failCode !== Status.OK &&
       (failAttempts === undefined || this.attempt <= failAttempts) &&
       (failRatio === undefined || Math.random() < failRatio);
+    // grpc-js (1.14) emits 'cancelled' after every call's status is sent too; only one that
+    // comes before the handler answered is a cancellation.
     call.on('cancelled', () => {
       this.cancelled = true;
-      counters.cancellations++;
+      if (!this.answered) counters.cancellations++;
       for (const wake of this.waiters) wake();
       this.waiters.clear();
     });
+  }
+
+  /** Marks the call answered, then answers it with `send`. */
+  answer<A extends unknown[]>(send: (...args: A) => unknown, ...args: A): void {
+    this.answered = true;
+    send(...args);
   }
 
   /** Waits `ms`; resolves true if the call is still alive afterwards, false once cancelled. */

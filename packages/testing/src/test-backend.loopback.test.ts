@@ -162,6 +162,22 @@ describe('test backend', () => {
     await waitUntil(() => backend.counters.cancellations === 1);
   });
 
+  it('counts no cancellation for calls it answered, in every shape, failed or not', async () => {
+    // grpc-js also emits 'cancelled' on the server after it sent a status.
+    const failing = meta({ failCode: Status.UNAVAILABLE });
+    const outcomes = await Promise.all([
+      callUnary(client, 'GetItem', {}),
+      callServerStream(client, 'ListItems', {}),
+      callClientStream(client, 'UploadItems', items(2)),
+      callBidi(client, 'SyncItems', items(2)),
+      callUnary(client, 'GetItem', {}, failing),
+      callBidi(client, 'SyncItems', items(1), failing),
+    ]);
+    expect(outcomes.map((o) => o.status.code)).toEqual([0, 0, 0, 0, 14, 14]);
+    expect(backend.counters.calls).toBe(6);
+    expect(backend.counters.cancellations).toBe(0);
+  });
+
   it('returns a grpc-retry-pushback-ms trailer, malformed values included', async () => {
     const ms = await callUnary(
       client,

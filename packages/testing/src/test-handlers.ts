@@ -31,10 +31,10 @@ export function createTestHandlers(
     ): Promise<void> => {
       const run = script(call, method);
       if (run.behaviour.hang || !(await run.wait(run.behaviour.delayMs))) return;
-      if (run.fails && !run.behaviour.failAfterEffect) return callback(run.failure());
+      if (run.fails && !run.behaviour.failAfterEffect) return run.answer(callback, run.failure());
       if (isWrite) counters.sideEffects++;
-      if (run.fails) return callback(run.failure());
-      callback(null, reply(call.request, run));
+      if (run.fails) return run.answer(callback, run.failure());
+      run.answer(callback, null, reply(call.request, run));
     };
   }
 
@@ -59,15 +59,15 @@ export function createTestHandlers(
       const { hang, delayMs, failAfterMessages, messages, messageIntervalMs } = run.behaviour;
       if (hang || !(await run.wait(delayMs))) return;
       if (run.fails && failAfterMessages === undefined)
-        return void call.emit('error', run.failure());
+        return run.answer(() => call.emit('error', run.failure()));
       const count = run.fails ? failAfterMessages! : (messages ?? (call.request.count || 3));
       for (let seq = 0; seq < count; seq++) {
         if (seq > 0 && !(await run.wait(messageIntervalMs))) return;
         if (run.cancelled) return;
         call.write(item({ id: `${call.request.prefix}${seq}`, value: '' }, run, seq));
       }
-      if (run.fails) return void call.emit('error', run.failure());
-      call.end();
+      if (run.fails) return run.answer(() => call.emit('error', run.failure()));
+      run.answer(() => call.end());
     },
 
     UploadItems(
@@ -82,10 +82,10 @@ export function createTestHandlers(
       });
       call.on('end', async () => {
         if (run.behaviour.hang || !(await run.wait(run.behaviour.delayMs))) return;
-        if (run.fails && !run.behaviour.failAfterEffect) return callback(run.failure());
+        if (run.fails && !run.behaviour.failAfterEffect) return run.answer(callback, run.failure());
         counters.sideEffects++;
-        if (run.fails) return callback(run.failure());
-        callback(null, { count: ids.length, ids, backend: backendName });
+        if (run.fails) return run.answer(callback, run.failure());
+        run.answer(callback, null, { count: ids.length, ids, backend: backendName });
       });
     },
 
@@ -96,7 +96,7 @@ export function createTestHandlers(
       let ended = false;
       const fail = () => {
         ended = true;
-        call.emit('error', run.failure());
+        run.answer(() => call.emit('error', run.failure()));
       };
       // One queue for every step keeps replies in request order and the end after them.
       let queue: Promise<boolean> = hang ? new Promise(() => undefined) : run.wait(delayMs);
@@ -122,7 +122,7 @@ export function createTestHandlers(
       call.on('end', () =>
         then(() => {
           if (run.fails && seq === failAfterMessages) fail();
-          else call.end();
+          else run.answer(() => call.end());
           ended = true;
           return false;
         }),
