@@ -1,6 +1,6 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { clientKeepaliveChannelOptions, type ResolvedKeepalive } from '@grpc-resilience/keepalive';
-import { loadBalancingConfig } from '@grpc-resilience/load-balancer';
+import { healthCheckConfig, loadBalancingConfig } from '@grpc-resilience/load-balancer';
 import { ConfigError, integerOption, isPlainObject } from '@grpc-resilience/status';
 
 /**
@@ -58,6 +58,9 @@ export function composeChannelOptions(
       loadBalancingConfig: loadBalancingConfig((input.loadBalancing ?? {}) as object),
     };
   }
+  const health = balance ? healthCheckConfig((input.loadBalancing ?? {}) as object) : undefined;
+  if (health && serviceConfig.healthCheckConfig === undefined)
+    serviceConfig = { ...serviceConfig, healthCheckConfig: health };
   if (Object.keys(serviceConfig).length > 0)
     options['grpc.service_config'] = JSON.stringify(serviceConfig);
   return options;

@@ -1,6 +1,7 @@
 export {
   loadBalancingConfig,
   loadBalancingChannelOptions,
+  healthCheckConfig,
   type LoadBalancingOptions,
 } from './options';
 export {
@@ -34,3 +35,4 @@ export {
 } from './balancer-memory';
 export { P2C_BALANCER_NAME, P2cBalancer, P2cConfig, registerP2cBalancer } from './p2c-balancer';
 export { EndpointLoad, DEFAULT_DECAY_MS } from './endpoint-load';
+export { HealthWatch } from './health-watch';

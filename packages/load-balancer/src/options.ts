@@ -25,6 +25,24 @@ export interface LoadBalancingOptions {
    * the decay; Finagle's `decayTime`). 100 to 600,000. Default 10,000.
    */
   decayMs?: number;
+  /**
+   * p2c only: an endpoint that becomes READY after the first (a new pod, a restarted backend)
+   * ramps from 10% to full weight over this window, ms. 0 (off) to 600,000. Default 10,000.
+   * Envoy: `slow_start_config.slow_start_window`.
+   */
+  slowStartMs?: number;
+  /**
+   * p2c only: when fewer than this share of the endpoints are READY and SERVING (health
+   * checking), every READY endpoint gets calls (panic mode) rather than the few left. 0 (never)
+   * to 1. Default 0.5. Envoy: `healthy_panic_threshold` (50%).
+   */
+  panicThreshold?: number;
+  /**
+   * Client-side health checking (gRFC A17): watch `grpc.health.v1.Health/Watch` for this
+   * service on every endpoint (p2c only) and send calls only to SERVING ones. Written as the
+   * service config's `healthCheckConfig`, where grpc-js leaves it unused. Default none.
+   */
+  healthCheck?: { serviceName: string };
   /** Consecutive-failure ejection, or false for none (plain round_robin). Default on (see defaults). */
   ejection?: false | Partial<EjectionConfig>;
   /**
@@ -43,7 +61,7 @@ export function loadBalancingConfig(
   options: LoadBalancingOptions = {},
   path = 'loadBalancing',
 ): object[] {
-  const input = objectOption(path, options, ['policy', 'decayMs', 'ejection', 'outlierDetection']);
+  const input = objectOption(path, options, LOAD_BALANCING_KEYS);
   const kind = enumOption(`${path}.policy`, input.policy, 'p2c', ['p2c', 'round_robin']);
   let policy: object;
   if (kind === 'p2c') {
@@ -56,10 +74,19 @@ export function loadBalancingConfig(
       input.ejection === false
         ? { ...DEFAULT_EJECTION, maxEjectedShare: 0 }
         : resolveEjection(`${path}.ejection`, input.ejection);
+    const slowStartMs = integerOption(`${path}.slowStartMs`, input.slowStartMs, 10_000, {
+      min: 0,
+      max: 600_000,
+    });
+    const panicThreshold = numberOption(`${path}.panicThreshold`, input.panicThreshold, 0.5, {
+      min: 0,
+      max: 1,
+    });
     registerP2cBalancer();
-    policy = { [P2C_BALANCER_NAME]: { ...ejection, decayMs } };
-  } else if (input.decayMs !== undefined) {
-    throw new ConfigError(`${path}.decayMs`, 'applies to policy "p2c" only', input.decayMs);
+    policy = { [P2C_BALANCER_NAME]: { ...ejection, decayMs, slowStartMs, panicThreshold } };
+  } else if (P2C_ONLY.some((key) => input[key] !== undefined)) {
+    const key = P2C_ONLY.find((name) => input[name] !== undefined)!;
+    throw new ConfigError(`${path}.${key}`, 'applies to policy "p2c" only', input[key]);
   } else if (input.ejection === false) {
     policy = { round_robin: {} };
   } else {
@@ -79,10 +106,44 @@ export function loadBalancingConfig(
   return [policy];
 }
 
+const LOAD_BALANCING_KEYS = [
+  'policy',
+  'decayMs',
+  'slowStartMs',
+  'panicThreshold',
+  'healthCheck',
+  'ejection',
+  'outlierDetection',
+];
+const P2C_ONLY = ['decayMs', 'slowStartMs', 'panicThreshold', 'healthCheck'];
+
+/**
+ * The service config's `healthCheckConfig` (gRFC A17) for `options.healthCheck`, or undefined.
+ */
+export function healthCheckConfig(
+  options: LoadBalancingOptions = {},
+  path = 'loadBalancing',
+): { serviceName: string } | undefined {
+  const input = objectOption(path, options, LOAD_BALANCING_KEYS);
+  if (input.healthCheck === undefined) return undefined;
+  const check = objectOption(`${path}.healthCheck`, input.healthCheck, ['serviceName']);
+  if (typeof check.serviceName !== 'string')
+    throw new ConfigError(
+      `${path}.healthCheck.serviceName`,
+      'must be a service name string ("" for the whole server)',
+      check.serviceName,
+    );
+  return { serviceName: check.serviceName };
+}
+
 /** Channel options carrying {@link loadBalancingConfig} as the default service config. */
 export function loadBalancingChannelOptions(options?: LoadBalancingOptions): ChannelOptions {
+  const health = healthCheckConfig(options);
   return {
-    'grpc.service_config': JSON.stringify({ loadBalancingConfig: loadBalancingConfig(options) }),
+    'grpc.service_config': JSON.stringify({
+      loadBalancingConfig: loadBalancingConfig(options),
+      ...(health ? { healthCheckConfig: health } : {}),
+    }),
   };
 }
 

@@ -6,6 +6,7 @@ import {
 import { balancerMemoryFor } from './balancer-memory';
 import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
 import { DEFAULT_DECAY_MS, EndpointLoad } from './endpoint-load';
+import { HealthWatch, healthServiceName } from './health-watch';
 import { P2cPicker, type ReadyEndpoint } from './p2c-picker';
 
 type Endpoint = experimental.Endpoint;
@@ -18,12 +19,15 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
   constructor(
     readonly ejection: EjectionConfig,
     readonly decayMs: number,
+    readonly slowStartMs: number = 0,
+    readonly panicThreshold: number = 0.5,
   ) {}
   getLoadBalancerName(): string {
     return P2C_BALANCER_NAME;
   }
   toJsonObject(): object {
-    return { [P2C_BALANCER_NAME]: { ...this.ejection, decayMs: this.decayMs } };
+    const { decayMs, slowStartMs, panicThreshold } = this;
+    return { [P2C_BALANCER_NAME]: { ...this.ejection, decayMs, slowStartMs, panicThreshold } };
   }
   static createFromJson(json: unknown): P2cConfig {
     const input = (json ?? {}) as Record<string, unknown>;
@@ -50,6 +54,8 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
         ),
       },
       read('decayMs', DEFAULT_DECAY_MS, positive),
+      read('slowStartMs', 0, (v) => Number.isInteger(v) && v >= 0),
+      read('panicThreshold', 0.5, (v) => v >= 0 && v <= 1),
     );
   }
 }
@@ -57,6 +63,15 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
 interface Child {
   readonly address: string;
   readonly leaf: experimental.LeafLoadBalancer;
+  /** When it last became READY, if slow start applies to it (else 0). */
+  readySince: number;
+  wasReady: boolean;
+  /**
+   * Whether it comes back cold: it was READY before (a restarted backend), or it joined the
+   * list after the first (a new pod). The first connections of the first list are not ramped.
+   */
+  cold: boolean;
+  health?: HealthWatch;
 }
 
 /**
@@ -70,7 +85,10 @@ export class P2cBalancer implements experimental.LoadBalancer {
   private children = new Map<string, Child>();
   private readonly loads = new Map<string, EndpointLoad>();
   private ejector = new Ejector();
-  private decayMs = DEFAULT_DECAY_MS;
+  private config = new P2cConfig(DEFAULT_EJECTION, DEFAULT_DECAY_MS);
+  private healthService: string | undefined;
+  /** Whether a list was taken already: endpoints of later lists join cold. */
+  private listed = false;
   private readonly childHelper: experimental.ChannelControlHelper;
   private state = ConnectivityState.IDLE;
   private updatesPaused = false;
@@ -95,7 +113,13 @@ export class P2cBalancer implements experimental.LoadBalancer {
     const memory = balancerMemoryFor(options);
     if (memory) this.ejector = memory.ejector;
     this.ejector.config = config.ejection;
-    this.decayMs = config.decayMs;
+    this.config = config;
+    const healthService = healthServiceName(options['grpc.service_config']);
+    if (healthService !== this.healthService) {
+      // Watches for the old name end; the children below start watches for the new one.
+      for (const child of this.children.values()) child.health = this.closeHealth(child);
+      this.healthService = healthService;
+    }
     if (!endpoints.ok) {
       // A failed resolution keeps the endpoints there are (the last good list).
       if (this.children.size === 0)
@@ -110,19 +134,24 @@ export class P2cBalancer implements experimental.LoadBalancer {
       const existing = this.children.get(address);
       if (existing) {
         existing.leaf.updateEndpoint(endpoint, options);
+        existing.health ??= this.watchHealth(address);
         next.set(address, existing);
         continue;
       }
       const leaf = new experimental.LeafLoadBalancer(endpoint, this.childHelper, options, note);
-      next.set(address, { address, leaf });
+      const child: Child = { address, leaf, readySince: 0, wasReady: false, cold: this.listed };
+      child.health = this.watchHealth(address);
+      next.set(address, child);
       leaf.startConnecting();
     }
     for (const [address, child] of this.children) {
       if (next.has(address)) continue;
       child.leaf.destroy();
+      this.closeHealth(child);
       this.loads.delete(address);
     }
     this.children = next;
+    this.listed = true;
     this.ejector.setEndpoints(next.keys());
     this.updatesPaused = false;
     if (next.size === 0)
@@ -131,18 +160,40 @@ export class P2cBalancer implements experimental.LoadBalancer {
     return true;
   }
 
-  /** The channel's state and picker from the children's: READY if any is. */
+  private watchHealth(address: string): HealthWatch | undefined {
+    if (this.healthService === undefined) return undefined;
+    return new HealthWatch(address, this.healthService, () => this.update());
+  }
+
+  private closeHealth(child: Child): undefined {
+    child.health?.close();
+    return undefined;
+  }
+
+  /**
+   * The channel's state and picker from the children's: READY if any is. With health checking,
+   * only SERVING endpoints get calls, unless fewer than `panicThreshold` of all endpoints are
+   * READY and SERVING: then every READY one does (Envoy's panic mode), rather than piling the
+   * whole load onto the few left.
+   */
   private update(): void {
     if (this.updatesPaused) return;
     const ready: ReadyEndpoint[] = [];
+    const serving: ReadyEndpoint[] = [];
     let connecting = false;
     let failing = false;
+    const now = Date.now();
     for (const child of this.children.values()) {
       const state = child.leaf.getConnectivityState();
       if (state === ConnectivityState.READY) {
-        ready.push(this.readyEndpoint(child));
+        if (!child.wasReady) child.readySince = child.cold ? now : 0;
+        child.wasReady = child.cold = true;
+        const endpoint = this.readyEndpoint(child);
+        ready.push(endpoint);
+        if (child.health === undefined || child.health.healthy) serving.push(endpoint);
         continue;
       }
+      child.wasReady = false;
       // Its calls ended with its connection: whatever count a lost pick left is void.
       const load = this.loads.get(child.address);
       if (load) load.inFlight = 0;
@@ -153,17 +204,25 @@ export class P2cBalancer implements experimental.LoadBalancer {
     }
     if (this.state === ConnectivityState.READY && ready.length < this.children.size)
       this.helper.requestReresolution();
-    if (ready.length > 0) {
+    const panic = serving.length < this.config.panicThreshold * this.children.size;
+    const usable = panic ? ready : serving;
+    if (usable.length > 0) {
       this.state = ConnectivityState.READY;
       this.helper.updateState(
         ConnectivityState.READY,
-        new P2cPicker(ready, {
+        new P2cPicker(usable, {
           ejector: this.ejector,
-          decayMs: this.decayMs,
+          decayMs: this.config.decayMs,
+          slowStartMs: this.config.slowStartMs,
           random: Math.random,
           now: Date.now,
         }),
         null,
+      );
+    } else if (ready.length > 0) {
+      this.publish(
+        ConnectivityState.TRANSIENT_FAILURE,
+        `no endpoint is SERVING ${this.healthService ?? ''} by its health service`,
       );
     } else if (connecting || !failing) {
       this.state = connecting ? ConnectivityState.CONNECTING : ConnectivityState.IDLE;
@@ -179,7 +238,12 @@ export class P2cBalancer implements experimental.LoadBalancer {
   private readyEndpoint(child: Child): ReadyEndpoint {
     let load = this.loads.get(child.address);
     if (!load) this.loads.set(child.address, (load = new EndpointLoad()));
-    return { address: child.address, picker: child.leaf.getPicker(), load, weight: 1 };
+    return {
+      address: child.address,
+      picker: child.leaf.getPicker(),
+      load,
+      readySince: child.readySince,
+    };
   }
 
   private publish(state: ConnectivityState, details: string): void {
@@ -194,7 +258,10 @@ export class P2cBalancer implements experimental.LoadBalancer {
     // Each endpoint's pick_first owns its backoff.
   }
   destroy(): void {
-    for (const child of this.children.values()) child.leaf.destroy();
+    for (const child of this.children.values()) {
+      child.leaf.destroy();
+      this.closeHealth(child);
+    }
     this.children.clear();
   }
   getTypeName(): string {

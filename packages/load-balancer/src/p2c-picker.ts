@@ -11,14 +11,16 @@ export interface ReadyEndpoint {
   readonly address: string;
   readonly picker: experimental.Picker;
   readonly load: EndpointLoad;
-  /** Slow start's share of its cost, 0 < weight <= 1 (1: fully warmed up). */
-  weight: number;
+  /** When it became READY after the balancer's first round (slow start), else 0. */
+  readonly readySince: number;
 }
 
 /** What the picker needs of its balancer. */
 export interface P2cContext {
   readonly ejector: Ejector;
   readonly decayMs: number;
+  /** Slow start window, ms (0: none). */
+  readonly slowStartMs: number;
   readonly random: () => number;
   readonly now: () => number;
 }
@@ -71,8 +73,22 @@ export class P2cPicker implements experimental.Picker {
     const a = candidates[first];
     const b = candidates[second];
     const fallback = meanLatency(candidates);
-    const chosen = a.load.cost(fallback) / a.weight <= b.load.cost(fallback) / b.weight ? a : b;
+    const [cheaper, other] = a.load.cost(fallback) <= b.load.cost(fallback) ? [a, b] : [b, a];
+    // Slow start as a share: a ramping endpoint keeps only `weight` of the calls it wins.
+    const weight = this.weight(cheaper);
+    const chosen = weight < 1 && context.random() >= weight ? other : cheaper;
     return this.admitted(chosen);
+  }
+
+  /**
+   * Slow start (Envoy's `slow_start_config`, linear): an endpoint that comes back or joins
+   * cold keeps from 10% up to 100% of the calls it wins over `slowStartMs`, so that a backend
+   * with empty caches is not handed a full share, or more (it has no calls in flight), at once.
+   */
+  private weight(endpoint: ReadyEndpoint): number {
+    const { slowStartMs, now } = this.context;
+    if (endpoint.readySince === 0 || slowStartMs === 0) return 1;
+    return Math.min(1, Math.max(0.1, (now() - endpoint.readySince) / slowStartMs));
   }
 
   /** Grants an ejected endpoint's probe when the choice falls on it. */
