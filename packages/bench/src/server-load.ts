@@ -50,8 +50,8 @@ interface ServerStats {
 }
 
 /** The child: a server built with createResilientServer; GetItem burns `workMs` of CPU. */
-async function serve(limiter: boolean, workMs: number): Promise<void> {
-  const server = createResilientServer({ admission: limiter ? {} : false, health: false });
+async function serve(limiter: boolean, workMs: number, admission: object): Promise<void> {
+  const server = createResilientServer({ admission: limiter ? admission : false, health: false });
   server.addService(testServiceDefinition(), {
     GetItem(_call: unknown, done: grpc.sendUnaryData<unknown>) {
       const until = performance.now() + workMs;
@@ -82,10 +82,10 @@ interface Child {
   stop(): void;
 }
 
-function startChild(limiter: boolean, workMs: number): Promise<Child> {
+function startChild(limiter: boolean, workMs: number, admission: object = {}): Promise<Child> {
   const child: ChildProcess = fork(
     __filename,
-    ['serve', limiter ? 'limiter' : 'none', String(workMs)],
+    ['serve', limiter ? 'limiter' : 'none', String(workMs), JSON.stringify(admission)],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
@@ -131,9 +131,13 @@ function makeClient(kind: LoadClient, address: string): TestServiceClient {
 export async function runServerLoad(
   quick = false,
   kind: LoadClient = 'layer',
+  options: { workMs?: number; admission?: object } = {},
 ): Promise<ServerLoadResult> {
   const client = (address: string) => makeClient(kind, address);
-  const workMs = 2;
+  // 10 ms: the handler's work must outweigh what grpc-js spends on a call (about 1 to 2 ms of
+  // server CPU here), or refusing a call costs nearly what serving it does.
+  const workMs = options.workMs ?? 10;
+  const admission = options.admission ?? {};
   const deadlineMs = 1000;
   const overloadMs = quick ? 3000 : 15_000;
   const normalCalls = quick ? 3000 : 100_000;
@@ -159,7 +163,7 @@ export async function runServerLoad(
 
   const overload: ServerLoadResult['overload'] = [];
   for (const limiter of [true, false]) {
-    const server = await startChild(limiter, workMs);
+    const server = await startChild(limiter, workMs, admission);
     const c = client(server.address);
     await closedLoop(200, 4, call(c));
     const before = await server.stats();
@@ -193,7 +197,7 @@ export async function runServerLoad(
     server.stop();
   }
 
-  const server = await startChild(true, workMs);
+  const server = await startChild(true, workMs, admission);
   const c = client(server.address);
   const ratePerSecond = Math.round(capacityPerSecond / 2);
   const normal = await openLoop(ratePerSecond, normalCalls, call(c));
@@ -217,11 +221,19 @@ export async function runServerLoad(
 
 if (require.main === module) {
   if (process.argv[2] === 'serve') {
-    void serve(process.argv[3] === 'limiter', Number(process.argv[4]));
+    void serve(process.argv[3] === 'limiter', Number(process.argv[4]), JSON.parse(process.argv[5]));
   } else {
+    // node server-load.js [--quick] [--plain] [--work-ms N] [--admission '{"initialLimit":20}']
     const kind = process.argv.includes('--plain') ? 'plain' : 'layer';
-    void runServerLoad(process.argv.includes('--quick'), kind).then((result) =>
-      console.log(JSON.stringify(result, null, 2)),
-    );
+    const arg = (name: string) => {
+      const at = process.argv.indexOf(name);
+      return at === -1 ? undefined : process.argv[at + 1];
+    };
+    const workMs = arg('--work-ms');
+    const admission = arg('--admission');
+    void runServerLoad(process.argv.includes('--quick'), kind, {
+      workMs: workMs === undefined ? undefined : Number(workMs),
+      admission: admission === undefined ? undefined : (JSON.parse(admission) as object),
+    }).then((result) => console.log(JSON.stringify(result, null, 2)));
   }
 }
