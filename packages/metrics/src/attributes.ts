@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { statusName } from '@grpc-resilience/status';
+import type { CountCell, CountedSeries } from './counted-series';
 import { ATTR_METHOD, ATTR_OUTCOME, ATTR_REASON, ATTR_STATUS, ATTR_TARGET } from './names';
 
 /** The `grpc.method` value for methods not registered (gRFC A66), and past the cap. */
@@ -13,15 +14,18 @@ export const OTHER = 'other';
 export class MethodAttributes {
   /** `{ grpc.method[, grpc.target] }`. */
   readonly base: Attributes;
+  /** Calls (server) or attempts (client) started, counted under {@link base}. */
+  readonly started: CountCell;
   private readonly byStatus: Attributes[] = [];
   private readonly extended = new Map<string, Attributes>();
 
-  constructor(method: string, target: string | undefined) {
+  constructor(method: string, target: string | undefined, started: CountedSeries) {
     this.base = Object.freeze(
       target === undefined
         ? { [ATTR_METHOD]: method }
         : { [ATTR_METHOD]: method, [ATTR_TARGET]: target },
     );
+    this.started = started.cell(this.base);
   }
 
   /** The base set plus `grpc.status` as its name (`OK`, `DEADLINE_EXCEEDED`, …). */
@@ -66,6 +70,8 @@ export class AttributeCache {
     private readonly target: string | undefined,
     private readonly registered: ReadonlySet<string> | undefined,
     private readonly maxMethods: number,
+    /** Where each method's `started` count lives: attempts on a client, calls on a server. */
+    private readonly started: CountedSeries,
   ) {}
 
   /** The attributes of a call to `path` (`/pkg.Service/Method`). */
@@ -76,11 +82,12 @@ export class AttributeCache {
       this.registered !== undefined
         ? !this.registered.has(path)
         : this.byPath.size >= this.maxMethods;
-    if (isOther) return (this.other ??= new MethodAttributes(OTHER, this.target));
+    if (isOther) return (this.other ??= new MethodAttributes(OTHER, this.target, this.started));
     // A66 names a method without the leading slash: `pkg.Service/Method`.
     const attributes = new MethodAttributes(
       path.startsWith('/') ? path.slice(1) : path,
       this.target,
+      this.started,
     );
     this.byPath.set(path, attributes);
     return attributes;

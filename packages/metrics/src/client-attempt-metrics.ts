@@ -39,7 +39,7 @@ export function createClientAttemptInterceptor(
       record.deadline ??= deadlineToMs(options.deadline);
     }
     const methodAttributes = record?.attributes ?? attributes.of(options.method_definition.path);
-    instruments.attemptStarted.add(1, methodAttributes.base);
+    methodAttributes.started.value++;
     const sizes = countSizesOf(options.method_definition);
     const attempt = new MeasuredAttempt(
       nextCall(options),

@@ -34,7 +34,12 @@ export function createClientMetrics(options?: MetricsOptions): ClientMetrics | u
   const resolved = resolveMetricsOptions(options);
   const instruments = instrumentsOf(resolved.meterProvider, PACKAGE_VERSION);
   if (!instruments) return undefined;
-  const attributes = new AttributeCache(resolved.target, resolved.methods, resolved.maxMethods);
+  const attributes = new AttributeCache(
+    resolved.target,
+    resolved.methods,
+    resolved.maxMethods,
+    instruments.attemptStarted,
+  );
   const ejection = new Map<string, Readonly<Record<string, string>>>();
   return {
     callInterceptor: createClientCallInterceptor(instruments, attributes),

@@ -6,11 +6,13 @@ import {
   type MeterProvider,
   type ObservableGauge,
 } from '@opentelemetry/api';
+import { CountedSeries } from './counted-series';
 import { INSTRUMENTS, METER_NAME, type InstrumentSpec } from './names';
 
 /** Every instrument of the package, created once per meter provider. */
 export interface Instruments {
-  readonly attemptStarted: Counter;
+  /** Per attempt: counted in the layer, read at collection (see CountedSeries). */
+  readonly attemptStarted: CountedSeries;
   readonly attemptDuration: Histogram;
   readonly attemptSentBytes: Histogram;
   readonly attemptRcvdBytes: Histogram;
@@ -18,7 +20,8 @@ export interface Instruments {
   readonly retries: Histogram;
   readonly hedges: Histogram;
   readonly retryDelay: Histogram;
-  readonly serverStarted: Counter;
+  /** Per server call: counted in the layer, read at collection. */
+  readonly serverStarted: CountedSeries;
   readonly serverDuration: Histogram;
   readonly callRefused: Counter;
   readonly retryStopped: Counter;
@@ -53,6 +56,8 @@ export function instrumentsOf(provider: MeterProvider, version: string): Instrum
 function createInstruments(meter: Meter): Instruments {
   const counter = ({ name, unit, description }: InstrumentSpec) =>
     meter.createCounter(name, { unit, description });
+  const counted = ({ name, unit, description }: InstrumentSpec) =>
+    new CountedSeries(meter.createObservableCounter(name, { unit, description }));
   const histogram = ({ name, unit, description, buckets }: InstrumentSpec) =>
     meter.createHistogram(name, {
       unit,
@@ -62,7 +67,7 @@ function createInstruments(meter: Meter): Instruments {
     });
   const $ = INSTRUMENTS;
   return {
-    attemptStarted: counter($.attemptStarted),
+    attemptStarted: counted($.attemptStarted),
     attemptDuration: histogram($.attemptDuration),
     attemptSentBytes: histogram($.attemptSentBytes),
     attemptRcvdBytes: histogram($.attemptRcvdBytes),
@@ -70,7 +75,7 @@ function createInstruments(meter: Meter): Instruments {
     retries: histogram($.retries),
     hedges: histogram($.hedges),
     retryDelay: histogram($.retryDelay),
-    serverStarted: counter($.serverStarted),
+    serverStarted: counted($.serverStarted),
     serverDuration: histogram($.serverDuration),
     callRefused: counter($.callRefused),
     retryStopped: counter($.retryStopped),

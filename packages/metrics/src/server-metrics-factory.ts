@@ -31,7 +31,12 @@ export function createServerMetrics(
   const instruments = instrumentsOf(resolved.meterProvider, PACKAGE_VERSION);
   if (!instruments) return undefined;
   // Servers record no target (gRFC A66).
-  const attributes = new AttributeCache(undefined, resolved.methods, resolved.maxMethods);
+  const attributes = new AttributeCache(
+    undefined,
+    resolved.methods,
+    resolved.maxMethods,
+    instruments.serverStarted,
+  );
   return {
     interceptor: createServerMetricsInterceptor(instruments, attributes, idempotencyKeyHeader),
   };

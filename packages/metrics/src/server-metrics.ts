@@ -22,7 +22,7 @@ export function createServerMetricsInterceptor(
   return (method, call) => {
     const startedAt = performance.now();
     const methodAttributes = attributes.of(method.path);
-    instruments.serverStarted.add(1, methodAttributes.base);
+    methodAttributes.started.value++;
     const deadline = deadlineToMs(call.getDeadline());
     if (deadline !== undefined && deadline !== Infinity) {
       const left = (deadline - Date.now()) / 1000;
