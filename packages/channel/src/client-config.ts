@@ -37,7 +37,11 @@ export interface ResilientConfig {
    * `server` (e.g. `'grpc-resilience'`) or name a preset for 30 s.
    */
   keepalive?: PresetName | KeepaliveOptions;
-  /** Round-robin with ejection; on by default for a list of addresses. false turns it off. */
+  /**
+   * Balancing per call: power of two choices on load (`policy: 'p2c'`, the default) or
+   * `'round_robin'`, with ejection, slow start, and optional client-side health checks
+   * (`healthCheck: { serviceName }`). On by default for a list of addresses; false turns it off.
+   */
   loadBalancing?: false | LoadBalancingOptions;
   /** A pino logger for one record per call (default: none, silent). */
   logger?: LayerLogger;
