@@ -234,7 +234,7 @@ it('logs a failing call with the fields that explain it and no secret from the m
       code: 14,
       status: 'UNAVAILABLE',
       details: 'db down',
-      attempts: 3,
+      attempts: 5,
       fault: 'server',
       origin: 'server',
       breaker: 'closed',
@@ -244,7 +244,7 @@ it('logs a failing call with the fields that explain it and no secret from the m
       peer: expect.stringContaining('127.0.0.1'),
     },
   });
-  expect(sink.find('grpc attempt failed, retrying')).toHaveLength(2);
+  expect(sink.find('grpc attempt failed, retrying')).toHaveLength(4);
   const text = JSON.stringify(sink.records);
   expect(text).not.toContain('s3cr3t');
   expect((record.grpc as { metadata: Record<string, string> }).metadata.authorization).toBe(

@@ -16,8 +16,8 @@ import { objectOption, type MethodTable } from '@grpc-resilience/status';
  * The retry interceptor as the factory wires it: idempotency from the merged method table, one
  * budget and one record of the servers' declared dedup scopes per target (a keyed call's retry
  * may land on any of its servers), and the attempt records of the logger beside the caller's
- * own hooks. With the adaptive budget, its interceptor sits right inside the retry interceptor,
- * where it sees every attempt: the throttle admits each one and the budget learns how it ended.
+ * own hooks. The retry interceptor passes each attempt through the adaptive budget's own
+ * interceptor itself, so the throttle admits each one and the budget learns how it ended.
  */
 export function createRetryLayer(
   retry: unknown,
@@ -29,10 +29,13 @@ export function createRetryLayer(
   const hooks = logger ? attemptLogHooks(logger) : undefined;
   const { onRetry, onGiveUp } = input;
   let budget = input.budget;
-  if (budget !== false && !(budget instanceof RetryBudget || budget instanceof AdaptiveRetryBudget)) {
+  if (
+    budget !== false &&
+    !(budget instanceof RetryBudget || budget instanceof AdaptiveRetryBudget)
+  ) {
     budget = shared.budget ??= resolveRetryBudget('retry.budget', budget);
   }
-  const retryInterceptor = createRetryInterceptor({
+  return createRetryInterceptor({
     ...input,
     methods,
     budget,
@@ -41,7 +44,4 @@ export function createRetryLayer(
     onGiveUp:
       hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,
   });
-  if (!(budget instanceof AdaptiveRetryBudget)) return retryInterceptor;
-  const gate = budget.interceptor;
-  return (options, nextCall) => retryInterceptor(options, (attempt) => gate(attempt, nextCall));
 }

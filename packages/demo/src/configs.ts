@@ -23,8 +23,10 @@ export const LAYER_CONFIG: ResilientConfig = Object.freeze({ keepalive: KEEPALIV
  * out for the report only; the layer resolves its own.
  */
 const LAYER_DEFAULTS = [
-  'retry: 3 attempts of idempotent calls on UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED or a reset stream;',
-  '  backoff full jitter 100 ms x2 up to 2 s; retry budget 20% of calls + 10/s',
+  'retry: 5 attempts of idempotent calls on UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED or a reset stream;',
+  '  backoff full jitter 100 ms x2 up to 2 s; adaptive retry budget per target: each call deposits 0.2 token',
+  '  (at most 10), a retry takes 1 and gets it back when a server accepts it, so only failing retries spend;',
+  '  client-side throttling refuses attempts locally (at most 80%) once servers accepted under half in the last 1 s',
   'circuit breaker per target (balanced), outside the retry, counting calls: opens at 50 failures in a row or',
   '  > 80% of the last 40 (at least 10) failed, an application error (UNKNOWN, off-table code) weighing 0.2;',
   '  refuses calls with UNAVAILABLE "circuit open"; probes after 1 s, then 1.5x longer up to 30 s while they fail',
@@ -69,7 +71,7 @@ export const PLAIN_SERVICE_CONFIG = Object.freeze({
     {
       name: [{ service: TEST_SERVICE_NAME, method: TEST_METHODS.getItem.split('/').pop() }],
       retryPolicy: {
-        maxAttempts: 3,
+        maxAttempts: 5,
         initialBackoff: '0.1s',
         maxBackoff: '2s',
         backoffMultiplier: 2,
@@ -99,7 +101,7 @@ export function describeConfigs(deadlineMs: number): string {
     `grpc-resilience: createResilientClient(TestService, addresses, ${JSON.stringify(LAYER_CONFIG)}), defaults:`,
     ...LAYER_DEFAULTS.map((line) => `  ${line}`),
     'plain grpc-js: new TestService("ipv4:…", insecure, options) with the keepalive above and this service config:',
-    '  retryPolicy for GetItem: 3 attempts, 0.1 s x2 up to 2 s (grpc-js jitters it +-20%),',
+    '  retryPolicy for GetItem: 5 attempts, 0.1 s x2 up to 2 s (grpc-js jitters it +-20%),',
     '    on UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED',
     `  retryThrottling: { maxTokens: 10, tokenRatio: 0.2 }`,
     '  outlier_detection over round_robin: a host with >= 85% failed calls is ejected for 1 s, growing up to 30 s',

@@ -39,8 +39,14 @@ afterEach(() => {
   backend.kill();
 });
 
-/** A client with the retry layer and the budget's interceptor right inside it. */
-function client(options: AdaptiveBudgetOptions): {
+/**
+ * A client with the retry layer and nothing else: it applies the budget's interceptor itself.
+ * `alsoInChain` adds `budget.interceptor` below it too, as chains written for older versions do.
+ */
+function client(
+  options: AdaptiveBudgetOptions,
+  { maxAttempts, alsoInChain = false }: { maxAttempts?: number; alsoInChain?: boolean } = {},
+): {
   client: TestServiceClient;
   budget: AdaptiveRetryBudget;
 } {
@@ -50,11 +56,12 @@ function client(options: AdaptiveBudgetOptions): {
       createRetryInterceptor({
         methods,
         budget,
+        maxAttempts,
         initialBackoffMs: 1,
         maxBackoffMs: 2,
         onGiveUp: (event) => giveUps.push(event),
       }),
-      budget.interceptor,
+      ...(alsoInChain ? [budget.interceptor] : []),
     ],
   });
   clients.push(c);
@@ -86,14 +93,27 @@ it('retries that succeed cost nothing: 30 calls each cured by a retry, from 3 to
 it('retries that fail drain it: 3 tokens buy 3 failed retries, then none, not even a good one', async () => {
   const { client: c, budget } = client({ maxTokens: 3, ratio: 0, throttle: false });
   for (let i = 0; i < 3; i++) expect((await call(c, down)).status.code).toBe(Status.UNAVAILABLE);
-  // 2 retries for the first call, 1 for the second, none for the third.
+  // 3 retries for the first call (of the 4 its 5 attempts allow), none for the others.
   expect(backend.counters.calls).toBe(3 + 3);
   expect(budget.balance).toBe(0);
-  expect(giveUps.map((g) => g.reason)).toEqual(['max-attempts', 'budget', 'budget']);
+  expect(giveUps.map((g) => g.reason)).toEqual(['budget', 'budget', 'budget']);
   const starved = await call(c, flaky);
   expect(starved.status.code).toBe(Status.UNAVAILABLE);
   expect(starved.status.metadata.get(RETRY_STOPPED_METADATA_KEY)).toEqual(['budget']);
   expect(backend.counters.calls).toBe(7);
+});
+
+it('budget.interceptor added to the chain as well counts each attempt once', async () => {
+  const { client: c, budget } = client(
+    { maxTokens: 3, ratio: 0, throttle: false },
+    { maxAttempts: 2, alsoInChain: true },
+  );
+  expect((await call(c, down)).status.code).toBe(Status.UNAVAILABLE); // a failed retry: 2 left
+  expect(budget.balance).toBe(2);
+  // A retry cured: its token comes back once (twice would show 3).
+  expect((await call(c, flaky)).status.code).toBe(Status.OK);
+  expect(budget.balance).toBe(2);
+  expect(backend.counters.calls).toBe(4);
 });
 
 it('deposits refill it: each call deposits 0.1, and the tenth makes a token', async () => {
@@ -122,7 +142,7 @@ async function callWhile(
 const isThrottled = (o: CallOutcome) =>
   o.status.metadata.get(REASON_METADATA_KEY)[0] === 'throttled';
 
-it('in a total outage most first attempts are refused locally, with UNAVAILABLE and a reason; it recovers', async () => {
+it('in a total outage most first attempts are refused locally (by createRetryInterceptor alone), with UNAVAILABLE and a reason; it recovers', async () => {
   const { client: c } = client({ throttle: { windowMs: 1000 } });
   backend.behaviour = down;
   const outage = await callWhile(c, 200, () => false);

@@ -34,16 +34,22 @@ const THROTTLED_DETAILS =
  *   trailer `grpc-resilience-reason: throttled`, and lets them through again as the servers
  *   accept.
  *
- * Both learn the outcome of each attempt from {@link AdaptiveRetryBudget.interceptor}, which must
- * sit right inside the retry interceptor: `[createRetryInterceptor({ budget }), budget.interceptor]`
- * (the channel factory puts it there). No timer: the window slides lazily.
+ * Both learn the outcome of each attempt from {@link AdaptiveRetryBudget.interceptor}, which
+ * `createRetryInterceptor({ budget })` applies to each of its attempts itself. No timer: the
+ * window slides lazily.
  */
 export class AdaptiveRetryBudget {
   readonly kind = 'adaptive';
   /** The target's client-side throttle, or undefined when turned off. */
   readonly throttle: ClientThrottle | undefined;
-  /** Admits each attempt through the throttle and reports its outcome to the budget. */
+  /**
+   * Admits each attempt through the throttle and reports its outcome to the budget.
+   * `createRetryInterceptor` applies it itself; add it to a chain only right inside another retry
+   * layer. Placed inside this one as well, it lets attempts through untouched (never counted twice).
+   */
   readonly interceptor: Interceptor;
+  /** True while this budget's interceptor builds the chain below it (synchronously, in grpc-js). */
+  private gating = false;
   private readonly options: ResolvedAdaptiveBudgetOptions;
   /** Thousandths of a token, as gRFC A6's retry throttling keeps them: ten deposits of 0.1 make 1. */
   private milliTokens: number;
@@ -59,11 +65,19 @@ export class AdaptiveRetryBudget {
     const { throttle, now, random } = this.options;
     this.throttle = throttle ? new ClientThrottle(throttle, now, random) : undefined;
     this.interceptor = (callOptions, nextCall) => {
-      const next =
-        this.throttle === undefined || this.throttle.admit()
-          ? nextCall(callOptions)
-          : rejectedCall(Status.UNAVAILABLE, THROTTLED_DETAILS, 'throttled');
-      return new BudgetedAttempt(next, this) as unknown as InterceptingCall;
+      // The same budget's interceptor again below (the retry layer applies it, and a chain written
+      // for older versions adds it too): this attempt is already admitted and counted.
+      if (this.gating) return nextCall(callOptions) as InterceptingCall;
+      if (this.throttle !== undefined && !this.throttle.admit()) {
+        const refused = rejectedCall(Status.UNAVAILABLE, THROTTLED_DETAILS, 'throttled');
+        return new BudgetedAttempt(refused, this) as unknown as InterceptingCall;
+      }
+      this.gating = true;
+      try {
+        return new BudgetedAttempt(nextCall(callOptions), this) as unknown as InterceptingCall;
+      } finally {
+        this.gating = false;
+      }
     };
   }
 
@@ -91,11 +105,13 @@ export class AdaptiveRetryBudget {
 
   /**
    * @internal The outcome of one attempt, from {@link BudgetedAttempt}: the throttle counts what
-   * the servers accepted; a retry's token comes back unless the servers refused it.
+   * the servers accepted; a retry's token comes back unless the servers refused it, or it lost a
+   * hedged race (`lost`): then it added load that bought nothing, and keeps its token spent, so
+   * hedges are held to the budget like failing retries.
    */
-  recordAttempt(status: StatusObject, isRetry: boolean): void {
+  recordAttempt(status: StatusObject, isRetry: boolean, lost = false): void {
     const verdict = attemptVerdict(status);
     if (verdict !== 'ignored') this.throttle?.record(verdict === 'accepted');
-    if (isRetry && verdict !== 'rejected') this.refund();
+    if (isRetry && !lost && verdict !== 'rejected') this.refund();
   }
 }

@@ -6,7 +6,7 @@ const PREVIOUS_ATTEMPTS_KEY = 'grpc-previous-rpc-attempts';
 
 /** What a budgeted attempt reports its outcome to. */
 export interface AttemptOutcomeSink {
-  recordAttempt(status: StatusObject, isRetry: boolean): void;
+  recordAttempt(status: StatusObject, isRetry: boolean, lost: boolean): void;
 }
 
 /**
@@ -16,6 +16,8 @@ export interface AttemptOutcomeSink {
  */
 export class BudgetedAttempt extends ForwardingCall {
   private isRetry = false;
+  /** The retry layer cancelled it because another attempt of the call answered first. */
+  private lost = false;
 
   constructor(
     next: InterceptingCallInterface,
@@ -30,7 +32,21 @@ export class BudgetedAttempt extends ForwardingCall {
   }
 
   override onReceiveStatus(status: StatusObject): void {
-    this.sink.recordAttempt(status, this.isRetry);
+    this.sink.recordAttempt(status, this.isRetry, this.lost);
     super.onReceiveStatus(status);
   }
+
+  /** Marks the attempt as the losing side of a hedge, before the layer cancels it. */
+  markLost(): void {
+    this.lost = true;
+  }
+}
+
+/**
+ * Marks an attempt the retry layer abandons because another attempt won: the adaptive budget
+ * then keeps its token spent. A flag on the object, not a status text to compare: the budget
+ * sees the cancel's status as any local CANCELLED. Other calls (no adaptive budget) are left alone.
+ */
+export function markHedgeLost(call: unknown): void {
+  if (call instanceof BudgetedAttempt) call.markLost();
 }

@@ -9,7 +9,12 @@ import {
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
-import type { HedgeEvent, HedgingOptions, RetryOptions } from './index';
+import {
+  AdaptiveRetryBudget,
+  type HedgeEvent,
+  type HedgingOptions,
+  type RetryOptions,
+} from './index';
 import {
   AVOID_PEER_METADATA_KEY,
   PICKED_PEER_KEY,
@@ -125,6 +130,25 @@ it('the first attempt wins: the hedge is cancelled, and the server sees the canc
   expect(backend.counters.attemptsOf('w')).toBe(2);
   await waitUntil(() => cancels.cancelled.length === 1); // the hedge, hanging when cut
   expect(calls.at(-1)!.phase).toBe('finished');
+});
+
+it('a hedge that wins gets its budget token back; a hedge that loses keeps it spent', async () => {
+  const budget = new AdaptiveRetryBudget({ maxTokens: 3, ratio: 0, throttle: false });
+  const c = client({ budget }, {});
+  await warmUp(c);
+  backend.behaviour = { delayMs: 600 }; // the first attempt; the hedge finds the backend fast
+  expect((await slowCall(c, 'won')).status.code).toBe(Status.OK);
+  await waitUntil(() => cancels.cancelled.length === 1); // the slow first attempt, cut
+  expect(budget.balance).toBe(3);
+
+  backend.behaviour = {};
+  const hanging = client({ budget }, { hang: true });
+  await warmUp(hanging);
+  backend.behaviour = { delayMs: 250 }; // past the longest hedge delay (100 ms)
+  expect((await slowCall(hanging, 'lost')).status.code).toBe(Status.OK);
+  expect(backend.counters.attemptsOf('lost')).toBe(2);
+  await waitUntil(() => cancels.cancelled.length === 2); // the hedge, hanging when cut
+  expect(budget.balance).toBe(2);
 });
 
 it('never hedges a non-idempotent method or a stream, however slow', async () => {

@@ -90,7 +90,7 @@ it('the same texts made up by grpc-js itself are still retried: nothing was sent
     const outcome = await callUnary(down, 'Charge', {}, { timeoutMs: 2000 });
     expect(outcome.status.code).toBe(Status.UNAVAILABLE);
     expect(outcome.status.details).toMatch(/No connection established/);
-    expect(outcome.status.metadata.get('grpc-resilience-attempts')).toEqual(['3']);
+    expect(outcome.status.metadata.get('grpc-resilience-attempts')).toEqual(['5']);
   } finally {
     down.close();
   }

@@ -55,7 +55,12 @@ export interface GiveUpEvent {
 
 /** Options of {@link createRetryInterceptor}. */
 export interface RetryOptions extends AttemptOptions {
-  /** Attempts in all, the first included. Default 3, from 1 to 10. grpc-js: `retryPolicy.maxAttempts` (capped at 5). */
+  /**
+   * Attempts in all, the first included. Default 5, from 1 to 10: gRPC's own cap, and with the
+   * adaptive budget an outage costs no more at 5 than at 3 (failing retries are charged), while
+   * 3 attempts at 20% independent failures cap goodput at 99.2%. grpc-js:
+   * `retryPolicy.maxAttempts` (clamped to 5).
+   */
   maxAttempts?: number;
   /** Ceiling of the first retry's delay (full jitter), ms. Default 100. grpc-js: `initialBackoff`. */
   initialBackoffMs?: number;
@@ -132,6 +137,9 @@ export interface ResolvedRetryOptions extends ResolvedAttemptOptions {
   readonly now: () => number;
 }
 
+/** Default of `maxAttempts`: gRFC A6's cap (see {@link RetryOptions.maxAttempts}). */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
 export const DEFAULT_RETRYABLE_CODES: readonly Status[] = Object.freeze([
   Status.UNAVAILABLE,
   Status.RESOURCE_EXHAUSTED,
@@ -196,7 +204,10 @@ export function resolveRetryOptions(
     );
   }
   return Object.freeze({
-    maxAttempts: integerOption(`${path}.maxAttempts`, input.maxAttempts, 3, { min: 1, max: 10 }),
+    maxAttempts: integerOption(`${path}.maxAttempts`, input.maxAttempts, DEFAULT_MAX_ATTEMPTS, {
+      min: 1,
+      max: 10,
+    }),
     initialBackoffMs,
     maxBackoffMs,
     multiplier: numberOption(`${path}.multiplier`, input.multiplier, 2, { min: 1, max: 10 }),

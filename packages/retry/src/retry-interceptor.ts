@@ -1,4 +1,5 @@
 import type { InterceptingCall, Interceptor } from '@grpc/grpc-js';
+import { AdaptiveRetryBudget } from './adaptive-budget';
 import { Hedging } from './hedging';
 import { resolveRetryOptions, type RetryOptions } from './options';
 import { RetryingCall } from './retrying-call';
@@ -8,13 +9,17 @@ import { RetryingCall } from './retrying-call';
  * only retryable statuses; only idempotent methods, requests that never reached the server, or
  * keyed calls to deduplicating servers; at most `maxAttempts`; full-jitter exponential backoff or
  * the server's pushback; never sleeping past the deadline; within a retry budget; streams only
- * until committed; optionally a per-attempt timeout and hedging of idempotent unary calls. Put it inside the deadline interceptor, so that one deadline covers every
- * attempt, and keep grpc-js's own `retryPolicy` out of the service config.
+ * until committed; optionally a per-attempt timeout and hedging of idempotent unary calls. Put it
+ * inside the deadline interceptor, so that one deadline covers every attempt, and keep grpc-js's
+ * own `retryPolicy` out of the service config. With the adaptive budget, each attempt passes its
+ * interceptor (`budget.interceptor`): the throttle admits it and the budget learns how it ended.
  */
 export function createRetryInterceptor(options?: RetryOptions): Interceptor {
   const resolved = resolveRetryOptions(options);
+  const gate =
+    resolved.budget instanceof AdaptiveRetryBudget ? resolved.budget.interceptor : undefined;
   if (resolved.maxAttempts === 1)
-    return (callOptions, nextCall) => nextCall(callOptions) as InterceptingCall;
+    return gate ?? ((callOptions, nextCall) => nextCall(callOptions) as InterceptingCall);
   // One client, one target: hedge delays and the hedge allowance are learnt per interceptor.
   const hedging = resolved.hedging === undefined ? undefined : new Hedging(resolved.hedging);
   return (callOptions, nextCall) => {
@@ -27,6 +32,7 @@ export function createRetryInterceptor(options?: RetryOptions): Interceptor {
       resolved,
       idempotent,
       hedging,
+      gate,
     ) as unknown as InterceptingCall;
   };
 }

@@ -109,7 +109,7 @@ describe('decideRetry', () => {
     [status(Status.CANCELLED, 'Cancelled on client'), facts, 'non-retryable'],
     [status(Status.UNAVAILABLE), { ...facts, idempotent: false }, 'not-idempotent'],
     [status(Status.UNAVAILABLE), { ...facts, idempotent: false, keyed: true }, 'not-idempotent'],
-    [status(Status.UNAVAILABLE), { ...facts, attempts: 3 }, 'max-attempts'],
+    [status(Status.UNAVAILABLE), { ...facts, attempts: 5 }, 'max-attempts'],
     [status(Status.UNAVAILABLE, 'x', trailers('-1')), facts, 'pushback'],
     [status(Status.UNAVAILABLE), { ...facts, deadline: 1040 }, 'deadline'],
   ])('%j with %j: %s', (s, f, reason) => {

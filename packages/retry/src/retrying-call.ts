@@ -29,6 +29,7 @@ import {
   withPickedPeerSlot,
   type CallClock,
 } from './attempt-timing';
+import { markHedgeLost } from './budgeted-attempt';
 import type { Hedging } from './hedging';
 import type { LatencyWindow } from './latency-window';
 import { RequestPipe, type RequestPipeOwner } from './request-pipe';
@@ -36,6 +37,8 @@ import { decideRetry, isRetryableStatus } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
 
 type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
+/** An interceptor each attempt passes (the adaptive budget's), as grpc-js calls one. */
+type AttemptGate = (options: InterceptorOptions, next: NextCall) => unknown;
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
 
 /** Details of the cancel a hedged call's losing attempt gets. */
@@ -83,6 +86,7 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     private readonly options: ResolvedRetryOptions,
     private readonly idempotent: boolean,
     private readonly hedging?: Hedging,
+    private readonly gate?: AttemptGate,
   ) {
     const method = callOptions.method_definition;
     this.requests = new RequestPipe(method, options.maxBufferBytes, this);
@@ -142,7 +146,10 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
       const own = metadata === this.metadata ? metadata.clone() : metadata;
       metadata = withPickedPeerSlot(own, attempt);
     }
-    attempt.call = this.nextCall(this.callOptions);
+    attempt.call =
+      this.gate === undefined
+        ? this.nextCall(this.callOptions)
+        : (this.gate(this.callOptions, this.nextCall) as InterceptingCallInterface);
     this.attempts++;
     if (asHedge) {
       this.hedge = attempt;
@@ -466,6 +473,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
     attempt.clearTimer();
     // An attempt the caller's cancel already reached ignores this second cancel.
     if (attempt === winner || attempt.ended || attempt.timedOut) return;
+    // A loser of a hedged race keeps its budget token: it added load and bought nothing.
+    if (winner !== undefined) markHedgeLost(attempt.call);
     attempt.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOST_DETAILS);
   }
 }
