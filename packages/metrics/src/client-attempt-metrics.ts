@@ -30,6 +30,8 @@ import {
 export function createClientAttemptInterceptor(
   instruments: Instruments,
   attributes: AttributeCache,
+  /** False when both size histograms are off: the serializers are then left as they are. */
+  countSizes: boolean,
 ): Interceptor {
   return (options, nextCall) => {
     const record = recordOf(options);
@@ -40,7 +42,7 @@ export function createClientAttemptInterceptor(
     }
     const methodAttributes = record?.attributes ?? attributes.of(options.method_definition.path);
     methodAttributes.started.value++;
-    const sizes = countSizesOf(options.method_definition);
+    const sizes = countSizes && countSizesOf(options.method_definition);
     const attempt = new MeasuredAttempt(
       nextCall(options),
       now,

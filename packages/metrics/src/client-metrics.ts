@@ -4,6 +4,7 @@ import { BreakerStates, type ObservableBreaker } from './breaker-states';
 import { BudgetBalances, type ObservableBudget } from './budget-balances';
 import { createClientAttemptInterceptor } from './client-attempt-metrics';
 import { createClientCallInterceptor } from './client-call-metrics';
+import { countsSizes, withoutDisabled } from './disabled-metrics';
 import { instrumentsOf, type Instruments } from './instruments';
 import { ATTR_REASON, ATTR_TARGET, PACKAGE_VERSION } from './names';
 import { resolveMetricsOptions, type MetricsOptions } from './options';
@@ -34,16 +35,22 @@ export function createClientMetrics(options?: MetricsOptions): ClientMetrics | u
   const resolved = resolveMetricsOptions(options);
   const instruments = instrumentsOf(resolved.meterProvider, PACKAGE_VERSION);
   if (!instruments) return undefined;
+  // What this client records; the breaker and budget observers stay keyed by the provider's.
+  const recorded = withoutDisabled(instruments, resolved.disabledMetrics);
   const attributes = new AttributeCache(
     resolved.target,
     resolved.methods,
     resolved.maxMethods,
-    instruments.attemptStarted,
+    recorded.attemptStarted,
   );
   const ejection = new Map<string, Readonly<Record<string, string>>>();
   return {
-    callInterceptor: createClientCallInterceptor(instruments, attributes),
-    attemptInterceptor: createClientAttemptInterceptor(instruments, attributes),
+    callInterceptor: createClientCallInterceptor(recorded, attributes),
+    attemptInterceptor: createClientAttemptInterceptor(
+      recorded,
+      attributes,
+      countsSizes(resolved.disabledMetrics),
+    ),
     watchBreaker(breaker) {
       let states = breakerStates.get(instruments);
       if (!states) breakerStates.set(instruments, (states = new BreakerStates(instruments)));

@@ -21,8 +21,9 @@ export class CountCell {
 export class CountedSeries {
   private readonly cells = new Map<string, CountCell>();
 
-  constructor(instrument: ObservableCounter) {
-    instrument.addCallback((result) => this.observe(result));
+  /** Without an instrument (one turned off), the cells count and nothing reads them. */
+  constructor(instrument: ObservableCounter | undefined) {
+    instrument?.addCallback((result) => this.observe(result));
   }
 
   /** The cell counting `attributes` (made once per attribute set, off the call path). */

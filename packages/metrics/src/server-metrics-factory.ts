@@ -1,6 +1,7 @@
 import type { ServerInterceptor } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
 import { AttributeCache } from './attributes';
+import { withoutDisabled } from './disabled-metrics';
 import { instrumentsOf } from './instruments';
 import { PACKAGE_VERSION } from './names';
 import { resolveMetricsOptions, type MetricsOptions } from './options';
@@ -31,13 +32,14 @@ export function createServerMetrics(
   const instruments = instrumentsOf(resolved.meterProvider, PACKAGE_VERSION);
   if (!instruments) return undefined;
   // Servers record no target (gRFC A66).
+  const recorded = withoutDisabled(instruments, resolved.disabledMetrics);
   const attributes = new AttributeCache(
     undefined,
     resolved.methods,
     resolved.maxMethods,
-    instruments.serverStarted,
+    recorded.serverStarted,
   );
   return {
-    interceptor: createServerMetricsInterceptor(instruments, attributes, idempotencyKeyHeader),
+    interceptor: createServerMetricsInterceptor(recorded, attributes, idempotencyKeyHeader),
   };
 }
