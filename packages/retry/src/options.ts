@@ -79,7 +79,7 @@ export interface RetryOptions extends AttemptOptions {
    * Retry budget, shared per target, or false to turn it off. Default the adaptive budget,
    * `{ kind: 'adaptive', ratio: 0.2, maxTokens: 10, throttle: {} }`: failing retries are held to
    * about 20% of calls, retries that succeed are refunded, and first attempts are throttled in
-   * an outage (its throttle needs `budget.interceptor` right inside the retry interceptor). The
+   * an outage (the retry interceptor applies `budget.interceptor` to each attempt itself). The
    * old fixed budget: `{ kind: 'fixed', ratio: 0.2, minPerSecond: 10 }`. Or a shared
    * `AdaptiveRetryBudget` / `RetryBudget`.
    */
