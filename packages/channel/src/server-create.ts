@@ -22,7 +22,7 @@ export interface ResilientServerKitConfig extends ResilientServerConfig {
   health?: boolean;
   /** Defaults of `server.gracefulShutdown()` and `server.shutdownOnSignal()`. */
   drain?: DrainOptions;
-  // `admission` (from ResilientServerConfig) defaults to on here: `server.admission.stats`.
+  // `admission` (from ResilientServerConfig): off unless given; then `server.admission.stats`.
 }
 
 /**

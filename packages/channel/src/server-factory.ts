@@ -39,9 +39,8 @@ export interface ResilientServerConfig {
   maxSendMessageBytes?: number;
   /**
    * The adaptive concurrency limit (`AdmissionControl` of `@grpc-resilience/server`): calls over
-   * the limit refused at once with RESOURCE_EXHAUSTED and retry hints. Default off here, so that
-   * existing servers keep their behaviour; `{}` for the defaults. `createResilientServer` turns
-   * it on by default.
+   * the limit refused at once with RESOURCE_EXHAUSTED and retry hints. Default off, so that
+   * existing servers keep their behaviour; `{}` for the defaults.
    */
   admission?: false | AdmissionOptions;
   /** Your own interceptors: innermost, next to the handler, inside the deadline context. */

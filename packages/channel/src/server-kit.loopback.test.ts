@@ -48,7 +48,11 @@ it('resilientServerOptions({ admission }) refuses what is over the limit, unrun'
 
 it('createResilientServer: a rejecting handler ends its call and logs once to the kit logger', async () => {
   const sink = createLogSink();
-  const server = createResilientServer({ logger: sink.logger, drain: { drainDelayMs: 0 } });
+  const server = createResilientServer({
+    logger: sink.logger,
+    drain: { drainDelayMs: 0 },
+    admission: {},
+  });
   const client = await serve(server, {
     GetItem: async () => {
       throw new Error('secret');

@@ -61,7 +61,7 @@ function withPriority(priority: string): grpc.Metadata {
 }
 
 it('at normal load, with the defaults, refuses nothing', async () => {
-  const c = await start();
+  const c = await start({});
   // Open loop: 200 calls/s of 0.5 ms of CPU each, a tenth of what this process can serve
   // (done-when 2, 100,000 calls at half the capacity, is in the bench: server-load.ts).
   const outcomes: Promise<CallOutcome>[] = [];

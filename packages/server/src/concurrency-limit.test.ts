@@ -86,6 +86,14 @@ describe('ConcurrencyLimit', () => {
     expect(limit.expectedLatencyMs).toBeCloseTo(12);
   });
 
+  it('a maxLimit under 4 lowers the default minLimit', () => {
+    expect(resolveConcurrencyLimitOptions({ maxLimit: 1 }, 'admission')).toMatchObject({
+      minLimit: 1,
+      maxLimit: 1,
+      initialLimit: 1,
+    });
+  });
+
   it('bad options are ConfigErrors naming them', () => {
     expect(() => resolveConcurrencyLimitOptions({ minLimit: 0 }, 'admission')).toThrow(
       /admission\.minLimit must be an integer from 1 to 100000, received 0/,

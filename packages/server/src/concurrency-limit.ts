@@ -69,7 +69,14 @@ export function resolveConcurrencyLimitOptions(
   input = objectOption(path, options, CONCURRENCY_LIMIT_KEYS),
 ): ResolvedConcurrencyLimitOptions {
   const at = (key: string) => (path === '' ? key : `${path}.${key}`);
-  const minLimit = integerOption(at('minLimit'), input.minLimit, 4, { min: 1, max: 100_000 });
+  // A `maxLimit` below the default `minLimit` lowers that default rather than failing.
+  const cap = input.maxLimit;
+  const minDefault =
+    typeof cap === 'number' && Number.isInteger(cap) && cap >= 1 ? Math.min(4, cap) : 4;
+  const minLimit = integerOption(at('minLimit'), input.minLimit, minDefault, {
+    min: 1,
+    max: 100_000,
+  });
   const maxLimit = integerOption(at('maxLimit'), input.maxLimit, 10_000, {
     min: minLimit,
     max: 100_000,
