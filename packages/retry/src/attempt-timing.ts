@@ -4,9 +4,7 @@ import {
   PICKED_PEER_KEY,
   type PickedPeerSlot,
 } from '@grpc-resilience/status';
-import { backoffDelayMs } from './backoff';
 import type { ResolvedRetryOptions } from './options';
-import type { AttemptFacts, RetryDecision } from './retry-policy';
 
 /** What a call knows about its time when it considers starting another attempt. */
 export interface CallClock {
@@ -56,30 +54,6 @@ export function attemptTimeoutDetails(ms: number): string {
 }
 
 export const ATTEMPT_TIMEOUT_CODE = Status.DEADLINE_EXCEEDED;
-
-/**
- * The retry decision after an attempt the layer cut at its per-attempt timeout (the timer is
- * armed only for idempotent calls with attempts left): back off as after any failure, within
- * the deadline and the budget. The retry policy would refuse the local DEADLINE_EXCEEDED, which
- * is right for the overall deadline and wrong for the layer's own per-attempt timer.
- */
-export function decideAfterTimeout(
-  facts: AttemptFacts,
-  options: ResolvedRetryOptions,
-): RetryDecision {
-  if (!facts.idempotent) return { retry: false, reason: 'not-idempotent' };
-  if (facts.attempts >= options.maxAttempts) return { retry: false, reason: 'max-attempts' };
-  const delayMs = backoffDelayMs(
-    facts.attempts,
-    options.initialBackoffMs,
-    options.maxBackoffMs,
-    options.multiplier,
-    options.random,
-  );
-  if (options.now() + delayMs >= facts.deadline) return { retry: false, reason: 'deadline' };
-  if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
-  return { retry: true, delayMs };
-}
 
 /**
  * A peer as a balancer can match it: `host:port` or `[v6]:port`. grpc-js's `getPeer()` gives

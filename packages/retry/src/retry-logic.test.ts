@@ -2,6 +2,7 @@ import { Metadata, status as Status } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
 import { backoffDelayMs, parsePushback } from './backoff';
 import {
+  AdaptiveRetryBudget,
   RetryBudget,
   assertNoNativeRetries,
   createRetryInterceptor,
@@ -82,7 +83,7 @@ describe('RetryBudget', () => {
 
 describe('decideRetry', () => {
   const options = resolveRetryOptions({ budget: false, random: () => 0.5, now: () => 1000 });
-  const facts = { attempts: 1, idempotent: true, keyed: false, deadline: Infinity };
+  const facts = { attempts: 1, idempotent: true, keyed: false, startedAt: 0, deadline: Infinity };
   const status = (code: Status, details = 'x', metadata = new Metadata()) => ({
     code,
     details,
@@ -153,6 +154,41 @@ describe('decideRetry', () => {
       retry: false,
       reason: 'budget',
     });
+  });
+
+  it('refuses a retry that would start with less than the useful share left, without taking a token', () => {
+    const budget = new AdaptiveRetryBudget({ maxTokens: 1, ratio: 0, throttle: false });
+    const withBudget = resolveRetryOptions({ budget, random: () => 0.5, now: () => 1000 });
+    // A 1 s call at 1000 ms: after the 50 ms backoff, 60 ms would be left of the 100 ms (10%)
+    // a retry needs; the backoff itself ends before the deadline.
+    const late = { ...facts, startedAt: 110, deadline: 1110 };
+    expect(decideRetry(status(Status.UNAVAILABLE), late, withBudget)).toEqual({
+      retry: false,
+      reason: 'deadline',
+    });
+    expect(budget.balance).toBe(1);
+    const early = { ...facts, startedAt: 200, deadline: 1200 };
+    expect(decideRetry(status(Status.UNAVAILABLE), early, withBudget)).toEqual({
+      retry: true,
+      delayMs: 50,
+    });
+    expect(budget.balance).toBe(0);
+  });
+
+  it('after a per-attempt timeout: backs off, for idempotent calls with attempts left only', () => {
+    const cut = status(Status.DEADLINE_EXCEEDED, 'per-attempt timeout: no answer within 100 ms');
+    const timedOut = { ...facts, timedOut: true };
+    expect(decideRetry(cut, timedOut, options)).toEqual({ retry: true, delayMs: 50 });
+    expect(decideRetry(cut, { ...timedOut, idempotent: false }, options)).toEqual({
+      retry: false,
+      reason: 'not-idempotent',
+    });
+    expect(decideRetry(cut, { ...timedOut, attempts: 5 }, options)).toEqual({
+      retry: false,
+      reason: 'max-attempts',
+    });
+    // The same status without the layer's own timer is the overall deadline: final.
+    expect(decideRetry(cut, facts, options)).toEqual({ retry: false, reason: 'non-retryable' });
   });
 });
 

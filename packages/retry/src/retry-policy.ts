@@ -6,7 +6,8 @@ import {
   readRetryInfoMs,
   type StatusClass,
 } from '@grpc-resilience/status';
-import { parsePushback, retryDelayMs } from './backoff';
+import { hasUsefulTimeLeft } from './attempt-timing';
+import { backoffDelayMs, parsePushback, retryDelayMs } from './backoff';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
 
 /** What to do after a failed attempt. */
@@ -20,10 +21,14 @@ export interface AttemptFacts {
   idempotent: boolean;
   /** The call carries an idempotency key. */
   keyed: boolean;
+  /** When the logical call started, ms epoch: with `deadline`, the call's whole timeout. */
+  startedAt: number;
   /** Absolute deadline, ms epoch (Infinity when none). */
   deadline: number;
   /** The failed attempt received response headers: the server saw the request. */
   headersReceived?: boolean;
+  /** The layer cut the attempt at its per-attempt timeout (its status is the layer's own). */
+  timedOut?: boolean;
 }
 
 /** Whether a status is worth retrying at all, before asking whether it is safe. */
@@ -44,13 +49,53 @@ export function isRetryableStatus(
 
 /**
  * Decides whether a failed attempt is retried, and after how long. Order matters only for the
- * reason reported: what can never succeed, what is unsafe, then what is spent.
+ * reason reported: what can never succeed, what is unsafe, then what is spent; the budget's
+ * token last, so no other reason to stop wastes one.
  */
 export function decideRetry(
   status: StatusObject,
   facts: AttemptFacts,
   options: ResolvedRetryOptions,
 ): RetryDecision {
+  const delay = facts.timedOut
+    ? delayAfterTimeout(facts, options)
+    : delayAfter(status, facts, options);
+  if (typeof delay !== 'number') return delay;
+  // Never sleep past the deadline, nor start an attempt with too little of it left to be of use:
+  // give up now with the real status instead.
+  if (options.now() + delay >= facts.deadline || !hasUsefulTimeLeft(facts, options, delay))
+    return { retry: false, reason: 'deadline' };
+  if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
+  return { retry: true, delayMs: delay };
+}
+
+/**
+ * After an attempt the layer cut at its per-attempt timeout (armed only for idempotent calls
+ * with attempts left): the backoff, as after any failure. The status rules would refuse the
+ * local DEADLINE_EXCEEDED, which is right for the overall deadline and wrong for the layer's own
+ * per-attempt timer; no server spoke, so there is no hint to read.
+ */
+function delayAfterTimeout(
+  facts: AttemptFacts,
+  options: ResolvedRetryOptions,
+): number | RetryDecision {
+  if (!facts.idempotent) return { retry: false, reason: 'not-idempotent' };
+  if (facts.attempts >= options.maxAttempts) return { retry: false, reason: 'max-attempts' };
+  return backoffDelayMs(
+    facts.attempts,
+    options.initialBackoffMs,
+    options.maxBackoffMs,
+    options.multiplier,
+    options.random,
+  );
+}
+
+/** After a failed attempt: the wait before a retry, or why there is none. */
+function delayAfter(
+  status: StatusObject,
+  facts: AttemptFacts,
+  options: ResolvedRetryOptions,
+): number | RetryDecision {
   // The layer's own refusals (an open circuit, a full bulkhead, the throttle) would refuse a
   // retry too.
   const refusal = status.metadata?.get(REASON_METADATA_KEY)[0];
@@ -67,11 +112,7 @@ export function decideRetry(
   // A hint the client cannot read is a server asking for something unknown: do not retry.
   const retryInfo = readRetryInfoMs(status.metadata);
   if (retryInfo === 'malformed') return { retry: false, reason: 'retry-info' };
-  const delayMs = retryDelayMs(facts.attempts, pushback, retryInfo, options);
-  // Never sleep past the deadline: give up now with the real status instead.
-  if (options.now() + delayMs >= facts.deadline) return { retry: false, reason: 'deadline' };
-  if (options.budget && !options.budget.tryAcquire()) return { retry: false, reason: 'budget' };
-  return { retry: true, delayMs };
+  return retryDelayMs(facts.attempts, pushback, retryInfo, options);
 }
 
 /**

@@ -131,7 +131,7 @@ it('never retries a status from a peer as never-sent (unit)', () => {
   const trailers = new Metadata();
   trailers.set('content-type', 'application/grpc');
   const options = resolveRetryOptions({ budget: false });
-  const facts = { attempts: 1, idempotent: false, keyed: false, deadline: Infinity };
+  const facts = { attempts: 1, idempotent: false, keyed: false, startedAt: 0, deadline: Infinity };
   const local = {
     code: Status.UNAVAILABLE,
     details: 'Stream refused by server',

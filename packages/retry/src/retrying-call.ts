@@ -21,7 +21,6 @@ import {
   ATTEMPT_TIMEOUT_CODE,
   attemptTimeoutDetails,
   avoidablePeer,
-  decideAfterTimeout,
   hasUsefulTimeLeft,
   localStatus,
   nextAttemptMetadata,
@@ -298,16 +297,13 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
       attempts: this.attempts,
       idempotent: this.idempotent,
       keyed: this.metadata.get(this.options.idempotencyKeyHeader).length > 0,
+      startedAt: this.clock.startedAt,
       deadline: this.clock.deadline,
       headersReceived: attempt.headersReceived,
+      timedOut: attempt.timedOut,
     };
-    const decision = attempt.timedOut
-      ? decideAfterTimeout(facts, this.options)
-      : decideRetry(status, facts, this.options);
+    const decision = decideRetry(status, facts, this.options);
     if (!decision.retry) return this.giveUp(method, status, decision.reason, attempt);
-    // The attempt after the wait would start with too little time to be of use.
-    if (!hasUsefulTimeLeft(this.clock, this.options, decision.delayMs))
-      return this.giveUp(method, status, 'deadline', attempt);
     this.move('retry');
     this.attempt = undefined;
     this.lastStatus = status;
