@@ -8,6 +8,8 @@ import { breakerFaultsTable, runBreakerFaults } from './breaker-faults';
 import { retryFaultsTable, runRetryFaults } from './retry-faults';
 import { hedgingTable, runHedging } from './hedging';
 import { metricsCostTable, runMetricsCost } from './metrics-cost';
+import { balancingTable, runBalancing } from './balancing';
+import { runServerLoad } from './server-load';
 
 /** A section of the fault rows: runs its rows (one run when quick) and shows them as text. */
 interface FaultSection {
@@ -37,6 +39,7 @@ const FAULT_SECTIONS: FaultSection[] = [
   faultSection('retry', runRetryFaults, retryFaultsTable),
   faultSection('breaker', runBreakerFaults, breakerFaultsTable),
   faultSection('hedging', (quick) => runHedging(quick ? 400 : 2000), hedgingTable),
+  faultSection('balancing', runBalancing, balancingTable),
 ];
 
 /**
@@ -48,8 +51,8 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-  if (only !== undefined && !['inproc', 'metrics', 'e2e', 'faults'].includes(only))
-    throw new Error('--only takes inproc, metrics, e2e or faults');
+  if (only !== undefined && !['inproc', 'metrics', 'e2e', 'faults', 'server-load'].includes(only))
+    throw new Error('--only takes inproc, metrics, e2e, faults or server-load');
   const run = (section: string) => only === undefined || only === section;
   const faultsAt = process.argv.indexOf('--faults');
   const faultNames = faultsAt === -1 ? undefined : process.argv[faultsAt + 1].split(',');
@@ -67,6 +70,12 @@ async function main(): Promise<void> {
         scenarioCalls: 2000,
       };
   const started = Date.now();
+  if (only === 'server-load') {
+    // Issue 15's admission rows (3x capacity with and without the limiter, then half capacity),
+    // through the layer's client; `node packages/bench/dist/server-load.js --help` for its flags.
+    console.log(JSON.stringify(await runServerLoad(quick), null, 2));
+    return;
+  }
   console.log(
     `grpc-resilience benchmarks (${quick ? 'quick' : 'full'}), Node ${process.version}\n`,
   );
