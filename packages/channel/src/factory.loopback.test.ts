@@ -277,7 +277,7 @@ it('graceful shutdown under load: in-flight calls finish, new calls go elsewhere
     }),
   );
   await waitUntil(() => b1.counters.calls >= 50);
-  const result = await gracefulShutdown(b1.server, { health, graceMs: 2000 });
+  const result = await gracefulShutdown(b1.server, { health, graceMs: 2000, drainDelayMs: 0 });
   const servedByB1 = b1.counters.calls;
   await load;
   expect(result.forced).toBe(false);
