@@ -103,14 +103,15 @@ export class P2cPicker implements experimental.Picker {
     const streamDeadline = (metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[
       LONG_LIVED_CALL_KEY
     ];
-    // A watch that lives for minutes is not load, and its duration is not latency.
-    const measured = streamDeadline === undefined;
+    // A watch that lives for minutes holds a share of its endpoint (it counts in flight, so
+    // streams spread), but its duration is not latency.
+    const timed = streamDeadline === undefined;
     const childStarted = result.onCallStarted;
     const childEnded = result.onCallEnded;
     // Counted from the pick, not the stream's start: a burst of calls is picked in one tick,
     // before any stream opens, and must see the ones picked before it. A pick whose call never
     // starts leaves its count behind until the endpoint leaves READY (the balancer resets it).
-    if (measured) load.inFlight++;
+    load.inFlight++;
     let startedAt = 0;
     return {
       ...result,
@@ -122,8 +123,8 @@ export class P2cPicker implements experimental.Picker {
       onCallEnded: (code, details, trailers) => {
         const status = { code, details, metadata: trailers };
         ejector.record(address, status, streamDeadline);
-        if (measured && startedAt !== 0) {
-          load.inFlight = Math.max(0, load.inFlight - 1);
+        load.inFlight = Math.max(0, load.inFlight - 1);
+        if (timed) {
           const outcome = endpointOutcome(status, streamDeadline, now);
           if (outcome !== 'neutral')
             load.observe(now() - startedAt, decayMs, outcome === 'healthy');

@@ -18,8 +18,9 @@ it('p2c (the default) sends few calls to a backend much slower than the others',
   group[2].behaviour = { delayMs: 2 };
   expect(await load(client, 1500, 16)).toEqual([]);
   const [slow, ...fast] = group.map((b) => b.counters.calls);
-  // Round-robin gives it a third (500); measured here: 21 and 26 (under 2%).
-  expect(slow).toBeLessThan(1500 * 0.075);
+  // Round-robin gives it a third (500); measured here: 21, 26 and 137 (1.4% to 9%).
+  // Half of round-robin's share at most: the margin a loaded machine's event-loop lag needs.
+  expect(slow).toBeLessThan(1500 / 3 / 2);
   for (const calls of fast) expect(calls).toBeGreaterThan(1500 * 0.3);
 });
 
