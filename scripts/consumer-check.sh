@@ -20,7 +20,7 @@ trap cleanup EXIT
 trap 'echo "consumer-check: FAILED (line $LINENO: $BASH_COMMAND)"' ERR
 
 step() { echo "consumer-check: $*"; }
-version_of() { node -p "require('$1/package.json').version"; }
+version_of() { node -p "require('./node_modules/$1/package.json').version"; } # read as files: some packages export no ./package.json
 
 cd "$root"
 step "building (tsc -b)"
@@ -45,7 +45,15 @@ deps=(
   "typescript@$(version_of typescript)"
   "@types/node@$(version_of @types/node)"
   "pino@$(version_of pino)"
+  "@opentelemetry/api@$(version_of @opentelemetry/api)"
+  "@opentelemetry/sdk-metrics@$(version_of @opentelemetry/sdk-metrics)"
 )
+for dep in "${deps[@]}"; do # a version that could not be read would install the newest
+  if [[ $dep == *@ ]]; then
+    echo "consumer-check: FAILED (no version for $dep)"
+    exit 1
+  fi
+done
 step "installing the tarballs and ${deps[*]} into $work/app"
 cd "$work/app"
 cp "$here/app.ts" "$here/app.mjs" "$here/greeter.proto" "$here/tsconfig.json" .

@@ -12,7 +12,9 @@ import {
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { loadBalancingChannelOptions } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
+import { createClientMetrics, createServerMetrics } from '@grpc-resilience/metrics';
 import { createRetryInterceptor } from '@grpc-resilience/retry';
+import { ResilientServer, safeImplementation } from '@grpc-resilience/server';
 import { classifyStatusCode, ConfigError } from '@grpc-resilience/status';
 import { startTestBackend, testServiceClient } from '@grpc-resilience/testing';
 
@@ -27,7 +29,11 @@ const imported = {
   resolveKeepalive,
   loadBalancingChannelOptions,
   createClientLoggingInterceptor,
+  createClientMetrics,
+  createServerMetrics,
   createRetryInterceptor,
+  ResilientServer,
+  safeImplementation,
   classifyStatusCode,
   ConfigError,
   startTestBackend,

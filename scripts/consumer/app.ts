@@ -23,19 +23,23 @@ import {
 } from '@grpc-resilience/keepalive';
 import { loadBalancingChannelOptions, targetForAddresses } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
+import { createClientMetrics } from '@grpc-resilience/metrics';
 import { createRetryInterceptor } from '@grpc-resilience/retry';
+import { ResilientServer } from '@grpc-resilience/server';
 import {
   ConfigError,
   classifyStatus,
   methodsFromService,
   statusName,
 } from '@grpc-resilience/status';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   behaviourMetadata,
   callUnary,
   createTestClient,
   startTestBackend,
   testServiceClient,
+  testServiceDefinition,
   type TestBackend,
 } from '@grpc-resilience/testing';
 
@@ -273,6 +277,75 @@ check('logging: a pino logger receives the call record', () =>
       return `${lines.length} record(s): ${lines[0]?.trim().slice(0, 120)}`;
     } finally {
       client.close();
+    }
+  }),
+);
+
+check(
+  'server: a throwing handler ends its call UNKNOWN with a ref; the next call is served',
+  async () => {
+    const server = new ResilientServer({ handlerErrors: { logger: pino({ level: 'silent' }) } });
+    let calls = 0;
+    server.addService(testServiceDefinition(), {
+      GetItem(
+        call: grpc.ServerUnaryCall<{ id: string }, unknown>,
+        callback: grpc.sendUnaryData<unknown>,
+      ) {
+        if (++calls === 1) throw new Error('db password=hunter2 rejected'); // a handler's bug
+        callback(null, { id: call.request.id });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const client = createTestClient(`127.0.0.1:${port}`);
+    try {
+      const failed = await callUnary(client, 'GetItem', { id: 'a' }, { timeoutMs: 2000 });
+      expect(failed.status.code === grpc.status.UNKNOWN, `got ${statusName(failed.status.code)}`);
+      expect(!failed.status.details.includes('hunter2'), 'the error text reached the client');
+      const served = await callUnary(client, 'GetItem', { id: 'b' }, { timeoutMs: 2000 });
+      expect(served.status.code === grpc.status.OK, 'the server stopped serving');
+      return `${failed.status.details}; then ${statusName(served.status.code)}`;
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  },
+);
+
+/** A reader the check collects from by hand. */
+class CollectingReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+check('metrics: a call through createClientMetrics shows in grpc.client.call.duration', () =>
+  withBackend({}, async (backend) => {
+    const reader = new CollectingReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const metrics = createClientMetrics({
+      meterProvider,
+      target: backend.address,
+      methods: testServiceClient().service,
+    });
+    expect(metrics !== undefined, 'no client metrics with a meter provider');
+    const client = createTestClient(backend.address, {
+      interceptors: [metrics.callInterceptor, metrics.attemptInterceptor],
+    });
+    try {
+      const outcome = await callUnary(client, 'GetItem', { id: 'x' }, { timeoutMs: 2000 });
+      expect(outcome.status.code === grpc.status.OK, 'the call failed');
+      const { resourceMetrics } = await reader.collect();
+      const names = resourceMetrics.scopeMetrics.flatMap((scope) =>
+        scope.metrics.map((metric) => metric.descriptor.name),
+      );
+      expect(names.includes('grpc.client.call.duration'), `instruments: ${names.join(', ')}`);
+      return names.filter((name) => name.startsWith('grpc.client.')).join(', ');
+    } finally {
+      client.close();
+      await meterProvider.shutdown();
     }
   }),
 );
