@@ -26,7 +26,8 @@ export interface ThrottleOptions {
   maxRejectRatio?: number;
   /**
    * Below this many requests in the window nothing is throttled, so one failed call of a quiet
-   * client does not refuse the next. Default 5, from 0 to 1e6. Envoy: `rps_threshold` (per second).
+   * client does not refuse the next. Default 6, from 0 to 1e6: one more than the attempts of one
+   * call at the default `maxAttempts` (5). Envoy: `rps_threshold` (per second).
    */
   minRequests?: number;
 }
@@ -82,6 +83,9 @@ export function resolveAdaptiveBudgetOptions(
   });
 }
 
+/** One more than a call's attempts at the default `maxAttempts`: one failed call throttles nothing. */
+const DEFAULT_MIN_REQUESTS = 6;
+
 function resolveThrottle(path: string, value: unknown): ResolvedThrottleOptions {
   const input = objectOption(path, value, THROTTLE_KEYS);
   return Object.freeze({
@@ -94,6 +98,9 @@ function resolveThrottle(path: string, value: unknown): ResolvedThrottleOptions 
       min: 0,
       max: 1,
     }),
-    minRequests: integerOption(`${path}.minRequests`, input.minRequests, 5, { min: 0, max: 1e6 }),
+    minRequests: integerOption(`${path}.minRequests`, input.minRequests, DEFAULT_MIN_REQUESTS, {
+      min: 0,
+      max: 1e6,
+    }),
   });
 }

@@ -116,6 +116,16 @@ it('budget.interceptor added to the chain as well counts each attempt once', asy
   expect(backend.counters.calls).toBe(4);
 });
 
+it('one failed call of a quiet client (5 attempts, the default) does not throttle the next', async () => {
+  // random 0: whenever the throttle's probability is above 0, it refuses.
+  const { client: c } = client({ throttle: {}, random: () => 0 });
+  expect((await call(c, down)).status.code).toBe(Status.UNAVAILABLE);
+  expect(backend.counters.calls).toBe(5);
+  const next = await call(c);
+  expect(next.status.code).toBe(Status.OK);
+  expect(backend.counters.calls).toBe(6);
+});
+
 it('deposits refill it: each call deposits 0.1, and the tenth makes a token', async () => {
   const { client: c } = client({ maxTokens: 1, ratio: 0.1, throttle: false });
   await call(c, down); // spends the one token

@@ -154,12 +154,12 @@ describe('ClientThrottle', () => {
     expect(throttle.rejectProbability()).toBe(0.8);
   });
 
-  it('never throttles fewer than 5 requests in the window', () => {
+  it('never throttles fewer than 6 requests in the window (one failed call of 5 attempts)', () => {
     const throttle = throttleAt({ now: 0 }, { value: 0 });
-    for (let i = 0; i < 4; i++) throttle.record(false);
+    for (let i = 0; i < 5; i++) throttle.record(false);
     expect(throttle.rejectProbability()).toBe(0);
     throttle.record(false);
-    expect(throttle.rejectProbability()).toBe(0.8); // 5 / 6, capped
+    expect(throttle.rejectProbability()).toBe(0.8); // 6 / 7, capped
   });
 
   it('a refusal is a request not accepted; the dice decide', () => {
