@@ -27,7 +27,7 @@ export function createRetryLayer(
 ): Interceptor {
   const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;
   const hooks = logger ? attemptLogHooks(logger) : undefined;
-  const { onRetry, onGiveUp } = input;
+  const { onRetry, onGiveUp, onHedge } = input;
   let budget = input.budget;
   if (
     budget !== false &&
@@ -43,5 +43,6 @@ export function createRetryLayer(
     onRetry: hooks || onRetry ? (event) => (hooks?.onRetry(event), onRetry?.(event)) : undefined,
     onGiveUp:
       hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,
+    onHedge: hooks || onHedge ? (event) => (hooks?.onHedge(event), onHedge?.(event)) : undefined,
   });
 }

@@ -21,7 +21,7 @@ import {
   isStreamOwnDeadline,
 } from '@grpc-resilience/status';
 import { levelOf, resolveLogSettings, type LogSettings } from './levels';
-import { adaptLogger, type LayerLogger, type LogLevel } from './logger';
+import type { LayerLogger, LogLevel } from './logger';
 import { redactMetadata } from './redact';
 import { activeTraceIds, type TraceIds } from './trace-ids';
 
@@ -138,43 +138,6 @@ class LoggedCall extends ForwardingCall {
     grpc.metadata = redactMetadata(this.requestMetadata, redacted);
     logger.write(ownDeadline ? 'info' : levelOf(cls), { ...trace, grpc }, 'grpc call failed');
   }
-}
-
-/**
- * Retry hooks that log each retry and each give-up at `debug` (the per-attempt records), for the
- * retry interceptor's `onRetry` / `onGiveUp`.
- */
-export function attemptLogHooks(layerLogger: LayerLogger) {
-  const logger = adaptLogger(layerLogger);
-  return {
-    onRetry(event: { method: string; attempt: number; delayMs: number; status: StatusObject }) {
-      if (!logger.isLevelEnabled('debug')) return;
-      const { method, attempt, delayMs, status } = event;
-      logger.write(
-        'debug',
-        {
-          grpc: {
-            method,
-            attempt,
-            delayMs,
-            code: status.code,
-            status: statusName(status.code),
-            details: status.details,
-          },
-        },
-        'grpc attempt failed, retrying',
-      );
-    },
-    onGiveUp(event: { method: string; attempts: number; reason: string; status: StatusObject }) {
-      if (!logger.isLevelEnabled('debug')) return;
-      const { method, attempts, reason, status } = event;
-      logger.write(
-        'debug',
-        { grpc: { method, attempts, reason, code: status.code, status: statusName(status.code) } },
-        'grpc retries stopped',
-      );
-    },
-  };
 }
 
 /** The call's deadline, ms since the epoch; undefined when it has none. */

@@ -1,8 +1,10 @@
+export { createClientLoggingInterceptor, type ClientLoggingOptions } from './client-logging';
 export {
-  createClientLoggingInterceptor,
   attemptLogHooks,
-  type ClientLoggingOptions,
-} from './client-logging';
+  type RetryLogEvent,
+  type GiveUpLogEvent,
+  type HedgeLogEvent,
+} from './attempt-log-hooks';
 export { createServerLoggingInterceptor, type ServerLoggingOptions } from './server-logging';
 export { redactMetadata, DEFAULT_REDACTED_KEYS, REDACTED } from './redact';
 export { levelOf } from './levels';
