@@ -106,6 +106,9 @@ describe('streams ending by their own deadline and cancels propagated from upstr
         {
           breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 },
           loadBalancing: {
+            // Round-robin, so "every backend still gets its share" below says none was ejected;
+            // p2c would rightly favour the fastest one.
+            policy: 'round_robin',
             ejection: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionMs: 60_000 },
           },
           logger: sink.logger,
