@@ -7,8 +7,20 @@
 export const ATTEMPTS_METADATA_KEY = 'grpc-resilience-attempts';
 
 /**
- * Why the retry layer did not retry a failed call (further): `non-retryable`, `not-idempotent`,
- * `max-attempts`, `budget`, `deadline`, `pushback`, `committed`, `circuit-open`, `bulkhead`.
+ * Why the retry layer did not retry a failed call (further), one of the retry package's
+ * `GiveUpReason`s:
+ * - `non-retryable`: the status is not worth retrying (code not retryable, the overall deadline,
+ *   a message over a size limit, the caller's cancel);
+ * - `not-idempotent`: retrying could run a side effect twice;
+ * - `max-attempts`: `maxAttempts` were made;
+ * - `budget`: the target's retry budget had no token left;
+ * - `deadline`: the backoff would outlast the deadline, or the next attempt would start with
+ *   less than its useful share of it;
+ * - `pushback`: the server's `grpc-retry-pushback-ms` said not to retry, or could not be read;
+ * - `retry-info`: the server's `google.rpc.RetryInfo` could not be read;
+ * - `throttled`: the target's client-side throttle refused the attempt locally;
+ * - `committed`: part of a streaming response had reached the caller;
+ * - `circuit-open`, `bulkhead`: the layer's own circuit breaker or bulkhead refused the attempt.
  */
 export const RETRY_STOPPED_METADATA_KEY = 'grpc-resilience-retry-stopped';
 
