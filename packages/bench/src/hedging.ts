@@ -8,6 +8,7 @@ import {
 } from '@grpc-resilience/testing';
 import { percentile } from './measure';
 import { table } from './report';
+import { countStatuses, statusesDelivered } from './status-count';
 
 /** One client configuration through issue 13's hedging row. */
 export interface HedgingRow {
@@ -83,20 +84,6 @@ async function startSlowTailServer(name: string): Promise<SlowTailServer> {
   state.address = `127.0.0.1:${port}`;
   return state;
 }
-
-/** Statuses delivered to the application, to prove every call ended exactly once. */
-let statusesSeen = 0;
-const countStatuses: grpc.Interceptor = (options, nextCall) =>
-  new grpc.InterceptingCall(nextCall(options), {
-    start(metadata, _listener, next) {
-      next(metadata, {
-        onReceiveStatus(status, nextStatus) {
-          statusesSeen++;
-          nextStatus(status);
-        },
-      });
-    },
-  });
 
 const CLIENTS: { client: string; config: string; layer: ResilientConfig }[] = [
   {
@@ -174,9 +161,9 @@ export async function runHedging(calls: number): Promise<HedgingRow[]> {
         target: TARGET,
         met: false,
       };
-      const before = statusesSeen;
+      const before = statusesDelivered();
       const durations = await closedLoop(client, calls, row);
-      const delivered = statusesSeen - before;
+      const delivered = statusesDelivered() - before;
       if (delivered !== row.calls) row.unexpected += Math.abs(row.calls - delivered);
       const attempts = servers.reduce((sum, s) => sum + s.attempts, 0);
       row.p50Ms = percentile(durations, 50);
