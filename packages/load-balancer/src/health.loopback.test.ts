@@ -40,13 +40,13 @@ it('A17: an endpoint NOT_SERVING by its health service gets no calls, and gets t
   expect(group[1].counters.calls).toBeGreaterThanOrEqual(20);
 });
 
-it('panic threshold: with 2 of 3 NOT_SERVING, calls spread over all three (default 0.5), or stay on the one left (0)', async () => {
+it('panic threshold: with 2 of 3 NOT_SERVING, calls stay on the one left (default 0), or spread over all three (0.5)', async () => {
   const { group, health } = await healthChecked();
   const target = targetForAddresses(group.map((b) => b.address));
-  const panicking = balancedClient(target, { healthCheck: { serviceName: 'orders' } });
-  const strict = balancedClient(target, {
+  const strict = balancedClient(target, { healthCheck: { serviceName: 'orders' } });
+  const panicking = balancedClient(target, {
     healthCheck: { serviceName: 'orders' },
-    panicThreshold: 0,
+    panicThreshold: 0.5,
   });
   await warmUp(panicking, group);
   await warmUp(strict, group);

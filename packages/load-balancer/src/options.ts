@@ -34,7 +34,9 @@ export interface LoadBalancingOptions {
   /**
    * p2c only: when fewer than this share of the endpoints are READY and SERVING (health
    * checking), every READY endpoint gets calls (panic mode) rather than the few left. 0 (never)
-   * to 1. Default 0.5. Envoy: `healthy_panic_threshold` (50%).
+   * to 1. Default 0: a server that says NOT_SERVING is draining or knows it is sick, and calls
+   * sent to it anyway fail or outlive its drain; ejection, which the client only infers, has its
+   * own cap (`ejection.maxEjectedShare`). Envoy: `healthy_panic_threshold` (50% there).
    */
   panicThreshold?: number;
   /**
@@ -78,7 +80,7 @@ export function loadBalancingConfig(
       min: 0,
       max: 600_000,
     });
-    const panicThreshold = numberOption(`${path}.panicThreshold`, input.panicThreshold, 0.5, {
+    const panicThreshold = numberOption(`${path}.panicThreshold`, input.panicThreshold, 0, {
       min: 0,
       max: 1,
     });

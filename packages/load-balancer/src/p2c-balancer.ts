@@ -20,7 +20,7 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
     readonly ejection: EjectionConfig,
     readonly decayMs: number,
     readonly slowStartMs: number = 0,
-    readonly panicThreshold: number = 0.5,
+    readonly panicThreshold: number = 0,
   ) {}
   getLoadBalancerName(): string {
     return P2C_BALANCER_NAME;
@@ -55,7 +55,7 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
       },
       read('decayMs', DEFAULT_DECAY_MS, positive),
       read('slowStartMs', 0, (v) => Number.isInteger(v) && v >= 0),
-      read('panicThreshold', 0.5, (v) => v >= 0 && v <= 1),
+      read('panicThreshold', 0, (v) => v >= 0 && v <= 1),
     );
   }
 }
