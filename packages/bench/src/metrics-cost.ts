@@ -1,6 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { resilientOptions } from '@grpc-resilience/channel';
-import { createClientMetrics, prometheusViews } from '@grpc-resilience/metrics';
+import {
+  INSTRUMENTS,
+  createClientMetrics,
+  prometheusViews,
+  type MetricsOptions,
+} from '@grpc-resilience/metrics';
 import { testServiceClient, type TestServiceClient } from '@grpc-resilience/testing';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -29,38 +34,14 @@ type BenchClient = TestServiceClient & {
  * table): the full default client stack with metrics off; the same with the metrics layer asked
  * for while no meter provider is registered (it must add nothing: no interceptor is added); and
  * with a real SDK MeterProvider whose reader is the Prometheus exporter (never scraped: what a
- * call pays is the recording). Paired per round, ABBA order, like the in-process table.
+ * call pays is the recording), with every instrument and without the two size histograms.
+ * Paired per round, ABBA order, like the in-process table.
  */
 export async function runMetricsCost(
   rounds: number,
   callsPerRun: number,
 ): Promise<MetricsCostRow[]> {
-  const reply = TestService.service.GetItem.responseSerialize({
-    id: 'bench',
-    value: 'v',
-    backend: 'stub',
-  });
-  const exporter = new PrometheusExporter({ preventServerStart: true });
-  const provider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
-  const stack = () => resilientOptions({ service: TestService.service });
-  const withMetrics = (metrics: ReturnType<typeof createClientMetrics>) => {
-    const options = stack();
-    if (!metrics) return options;
-    const interceptors = options.interceptors ?? [];
-    return {
-      ...options,
-      interceptors: [metrics.callInterceptor, ...interceptors, metrics.attemptInterceptor],
-    };
-  };
-  const variants = [
-    variant('metrics off', stack(), reply),
-    variant('metrics, no provider', withMetrics(createClientMetrics({ target: 'stub' })), reply),
-    variant(
-      'metrics on (SDK + Prometheus)',
-      withMetrics(createClientMetrics({ target: 'stub', meterProvider: provider })),
-      reply,
-    ),
-  ];
+  const { variants, provider } = metricsVariants();
   try {
     const [off, ...others] = variants;
     for (const v of variants) await sequential(v.client, callsPerRun); // warm up the JIT
@@ -90,6 +71,84 @@ export async function runMetricsCost(
     for (const v of variants) v.client.close();
     await provider.shutdown();
   }
+}
+
+/** Names of the variants, in the order of the rows. */
+export const METRICS_VARIANTS = [
+  'metrics off',
+  'metrics, no provider',
+  'metrics on (SDK + Prometheus)',
+  'metrics on, size histograms off',
+] as const;
+
+/** Every variant's client on one stub channel each, and the SDK provider they record into. */
+function metricsVariants(only?: string) {
+  const reply = TestService.service.GetItem.responseSerialize({
+    id: 'bench',
+    value: 'v',
+    backend: 'stub',
+  });
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const provider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
+  const withMetrics = (options?: MetricsOptions) => {
+    const stack = resilientOptions({ service: TestService.service });
+    const metrics = options && createClientMetrics({ target: 'stub', ...options });
+    if (!metrics) return stack;
+    const interceptors = stack.interceptors ?? [];
+    return {
+      ...stack,
+      interceptors: [metrics.callInterceptor, ...interceptors, metrics.attemptInterceptor],
+    };
+  };
+  const sizes = [INSTRUMENTS.attemptSentBytes.name, INSTRUMENTS.attemptRcvdBytes.name];
+  const metricsOf: Record<(typeof METRICS_VARIANTS)[number], MetricsOptions | undefined> = {
+    'metrics off': undefined,
+    'metrics, no provider': {},
+    'metrics on (SDK + Prometheus)': { meterProvider: provider },
+    // What a team that never charts message sizes pays: two SDK records fewer per attempt.
+    'metrics on, size histograms off': { meterProvider: provider, disabledMetrics: sizes },
+  };
+  const variants = METRICS_VARIANTS.filter((name) => only === undefined || name === only).map(
+    (name) => variant(name, withMetrics(metricsOf[name]), reply),
+  );
+  return { variants, provider };
+}
+
+/**
+ * One variant alone in this process: `calls` calls after `warmup`, client CPU per call. Run
+ * each variant in its own process to see its cost without the others' garbage and call sites
+ * (interleaving them in one process inflates the difference): `node
+ * packages/bench/dist/metrics-cost.js 'metrics on (SDK + Prometheus)' 20000 5000`.
+ */
+export async function runMetricsVariantAlone(
+  name: string,
+  calls: number,
+  warmup: number,
+): Promise<number> {
+  const { variants, provider } = metricsVariants(name);
+  if (variants.length !== 1) throw new Error(`variant is one of: ${METRICS_VARIANTS.join(', ')}`);
+  const [{ client }] = variants;
+  try {
+    await sequential(client, warmup);
+    global.gc?.();
+    const since = process.cpuUsage();
+    await sequential(client, calls);
+    return cpuMicros(since) / calls;
+  } finally {
+    client.close();
+    await provider.shutdown();
+  }
+}
+
+if (require.main === module) {
+  const [name = METRICS_VARIANTS[0], calls = '20000', warmup = '5000'] = process.argv.slice(2);
+  void runMetricsVariantAlone(name, Number(calls), Number(warmup)).then(
+    (micros) => console.log(`${name}\t${micros.toFixed(2)} µs/call`),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
 }
 
 /** The rows as a Markdown table. */
