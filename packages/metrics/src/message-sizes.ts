@@ -21,21 +21,41 @@ const WRAPPED = Symbol('grpc-resilience.metrics.sizes');
 
 type Definition = InterceptorOptions['method_definition'] & { [WRAPPED]?: true };
 
+type Serialize = Definition['requestSerialize'];
+type Deserialize = Definition['responseDeserialize'];
+
+/**
+ * The counting versions of a method's functions, made once per function: grpc-js builds a new
+ * definition for every call but hands it the same (de)serializer, so a call allocates nothing.
+ */
+const countingSerializers = new WeakMap<Serialize, Serialize>();
+const countingDeserializers = new WeakMap<Deserialize, Deserialize>();
+
 /** Wraps the call's (de)serializer once, so sizes can be counted; false if it cannot be. */
 export function countSizesOf(definition: Definition): boolean {
   if (definition[WRAPPED]) return true;
   if (Object.isFrozen(definition)) return false;
   const serialize = definition.requestSerialize;
   const deserialize = definition.responseDeserialize;
-  definition.requestSerialize = (message: unknown) => {
-    const bytes = serialize(message);
-    if (sending !== undefined) sending.sentBytes += bytes.length;
-    return bytes;
-  };
-  definition.responseDeserialize = (bytes: Buffer) => {
-    lastReceivedBytes = bytes.length;
-    return deserialize(bytes);
-  };
+  let counting = countingSerializers.get(serialize);
+  if (!counting) {
+    counting = (message: unknown) => {
+      const bytes = serialize(message);
+      if (sending !== undefined) sending.sentBytes += bytes.length;
+      return bytes;
+    };
+    countingSerializers.set(serialize, counting);
+  }
+  let measuring = countingDeserializers.get(deserialize);
+  if (!measuring) {
+    measuring = (bytes: Buffer) => {
+      lastReceivedBytes = bytes.length;
+      return deserialize(bytes);
+    };
+    countingDeserializers.set(deserialize, measuring);
+  }
+  definition.requestSerialize = counting;
+  definition.responseDeserialize = measuring;
   definition[WRAPPED] = true;
   return true;
 }
