@@ -11,6 +11,7 @@ import type { LoadBalancingOptions } from '@grpc-resilience/load-balancer';
 import type { LayerLogger, LogLevel } from '@grpc-resilience/logging';
 import type { RetryOptions } from '@grpc-resilience/retry';
 import type { MethodsConfig } from '@grpc-resilience/status';
+import type { MetricsConfig, TracingConfig } from './metrics-layer';
 
 /** The client configuration of the whole layer. Every field is optional and documented. */
 export interface ResilientConfig {
@@ -25,11 +26,18 @@ export interface ResilientConfig {
    * a method's `timeoutMs` in `methods` wins over both, a call's own deadline over everything.
    */
   deadline?: Omit<DeadlineOptions, 'methods'>;
-  /** Retries, or false. Defaults: 3 attempts, 100 ms x2 up to 2 s, budget 20% + 10/s. */
+  /**
+   * Retries, or false. Defaults: 5 attempts, 100 ms x2 up to 2 s, an adaptive budget per target
+   * (each call earns 0.2 of a retry, a retry the servers accept costs nothing) with client-side
+   * throttling of every attempt during an outage.
+   */
   retry?: false | Omit<RetryOptions, 'methods'>;
   /** Idempotency keys on non-idempotent calls. Default true. */
   idempotencyKeys?: boolean;
-  /** Circuit breaking per target, or false. Defaults: 5 failures, half-open after 30 s. */
+  /**
+   * Circuit breaking per target, or false. Counts each call once by its final outcome (an
+   * application's UNKNOWN weighs 0.2); 5 failures open it; probes after 1 s, growing 1.5x to 30 s.
+   */
   breaker?: false | Omit<CircuitBreakerOptions, 'target'>;
   /**
    * A keepalive preset name or options, validated against `keepalive.server`. Default: no server
@@ -49,6 +57,17 @@ export interface ResilientConfig {
   logging?: { successLevel?: LogLevel; redact?: readonly string[] };
   /** Your own channel options, merged over the layer's (a retryPolicy is refused while retry is on). */
   channelOptions?: ChannelOptions;
+  /**
+   * OpenTelemetry metrics with gRPC's names (gRFC A66, A96) and the layer's own, or false. Default
+   * on: recorded into the meter provider registered with `@opentelemetry/api`; with none, nothing
+   * is added to the call path. `{ meterProvider, maxMethods }` to choose.
+   */
+  metrics?: MetricsConfig;
+  /**
+   * Spans (a call span, a child per attempt) and W3C trace context in the metadata, or false.
+   * Default on when a tracer provider or propagator is registered; otherwise nothing is added.
+   */
+  tracing?: TracingConfig;
   /** Your own interceptors: they run outermost and see one logical call. */
   interceptors?: Interceptor[];
   /** createResilientClient only. Default insecure. */
@@ -72,6 +91,8 @@ export const CLIENT_CONFIG_KEYS = [
   'logging',
   'channelOptions',
   'interceptors',
+  'metrics',
+  'tracing',
   'credentials',
   'maxSendMessageBytes',
   'maxReceiveMessageBytes',

@@ -10,7 +10,7 @@ import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { leaseTargetForAddresses } from '@grpc-resilience/load-balancer';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
-import { RetryBudget, assertNoNativeRetries } from '@grpc-resilience/retry';
+import { AdaptiveRetryBudget, RetryBudget, assertNoNativeRetries } from '@grpc-resilience/retry';
 import {
   ConfigError,
   booleanOption,
@@ -21,6 +21,7 @@ import {
 } from '@grpc-resilience/status';
 import { CLIENT_CONFIG_KEYS, type ResilientConfig } from './client-config';
 import { composeChannelOptions } from './channel-options';
+import { clientObservability } from './metrics-layer';
 import { createRetryLayer } from './retry-layer';
 import { sharedChannelFactory } from './shared-channels';
 import { leaseTargetShares, type TargetSharesLease } from './target-shares';
@@ -107,7 +108,19 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
     input.retry === false ? undefined : createRetryLayer(input.retry, methods, logger, shared);
   const keepalive = resolveKeepalive(input.keepalive as never);
 
-  const chain: grpc.Interceptor[] = [...(interceptors as grpc.Interceptor[])];
+  const observability = clientObservability(input, {
+    target: facts.target,
+    service: input.service as object | undefined,
+    breaker,
+    budget: shared.budget instanceof AdaptiveRetryBudget ? shared.budget : undefined,
+  });
+
+  // Metrics and the call's span right inside the caller's own interceptors (so log records carry
+  // the trace); per-attempt metrics and spans innermost, next to grpc-js.
+  const chain: grpc.Interceptor[] = [
+    ...(interceptors as grpc.Interceptor[]),
+    ...observability.outer,
+  ];
   if (logger) {
     const breakerState = breaker ? (method: string) => breaker.stateOf(method) : undefined;
     chain.push(createClientLoggingInterceptor({ logger, ...logging, breakerState }));
@@ -120,6 +133,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   if (breaker) chain.push(breaker.interceptor);
   if (retry) chain.push(retry);
   if (breaker && retry) chain.push(breaker.attemptGate);
+  chain.push(...observability.inner);
 
   const channelOptions = composeChannelOptions(input, facts.forAddresses ?? false, keepalive);
   if (retry) assertNoNativeRetries(channelOptions);
@@ -152,7 +166,7 @@ function sharedFor(target: string, input: Record<string, unknown>): TargetShares
  * only when these options are equal. A value JSON cannot spell (a cycle, a BigInt) is no option.
  */
 function shareKey(path: string, value: unknown): string {
-  if (value instanceof RetryBudget) {
+  if (value instanceof RetryBudget || value instanceof AdaptiveRetryBudget) {
     // The caller's own budget: its identity, not its changing counters.
     if (!budgetIds.has(value)) budgetIds.set(value, ++lastBudgetId);
     return `budget#${budgetIds.get(value)}`;
@@ -163,7 +177,7 @@ function shareKey(path: string, value: unknown): string {
     throw new ConfigError(path, 'must hold plain values only (no cycles, no BigInt)', value);
   }
 }
-const budgetIds = new WeakMap<RetryBudget, number>();
+const budgetIds = new WeakMap<object, number>();
 let lastBudgetId = 0;
 
 /** A generated client constructor: proto-loader's, grpc-tools', or makeGenericClientConstructor's. */

@@ -14,6 +14,7 @@ import {
 import { AdmissionControl, type AdmissionOptions } from '@grpc-resilience/server';
 import { ConfigError, objectOption } from '@grpc-resilience/status';
 import { setMessageLimit } from './channel-options';
+import { serverObservability, type MetricsConfig, type TracingConfig } from './metrics-layer';
 
 /** The server configuration of the layer. Every field is optional. */
 export interface ResilientServerConfig {
@@ -43,6 +44,14 @@ export interface ResilientServerConfig {
    * existing servers keep their behaviour; `{}` for the defaults.
    */
   admission?: false | AdmissionOptions;
+  /**
+   * OpenTelemetry server metrics (gRFC A66 names, the deadline each call arrived with, the
+   * layer's refusals and dedup outcomes), or false. Default on, into the registered meter
+   * provider; with none, nothing is added.
+   */
+  metrics?: MetricsConfig;
+  /** The server span of each call, continuing the caller's W3C trace context, or false. */
+  tracing?: TracingConfig;
   /** Your own interceptors: innermost, next to the handler, inside the deadline context. */
   interceptors?: ServerInterceptor[];
   /** Your own grpc-js server options, merged over the layer's. */
@@ -61,17 +70,21 @@ export const RESILIENT_SERVER_CONFIG_KEYS: readonly string[] = Object.freeze([
   'interceptors',
   'serverOptions',
   'admission',
+  'metrics',
+  'tracing',
 ]);
 
 /**
  * Options for `new grpc.Server(resilientServerOptions(config))`: keepalive enforcement and
- * connection age, then the interceptors, outermost first: deadline context (so handlers and the
+ * connection age, then the interceptors, outermost first: metrics and tracing (so the layer's
+ * own refusals are counted, and everything below runs in the call's span), deadline context (so handlers and the
  * calls they make inherit the deadline and cancellation), admission (when asked), dedup,
  * logging, yours.
  */
 export function resilientServerOptions(config: ResilientServerConfig = {}): ServerOptions {
   const input = objectOption('', config, RESILIENT_SERVER_CONFIG_KEYS);
   const interceptors: ServerInterceptor[] = [
+    ...serverObservability(input),
     createServerContextInterceptor(input.deadline as never),
   ];
   // Admission right after the context: a refused call costs no other interceptor anything.

@@ -1,10 +1,10 @@
 import type { CircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
-import type { DedupScopes, RetryBudget } from '@grpc-resilience/retry';
+import type { AnyRetryBudget, DedupScopes } from '@grpc-resilience/retry';
 
 /** What the clients of one target (and equal breaker and budget options) share. */
 export interface TargetShares {
   breaker?: CircuitBreakerInterceptor;
-  budget?: RetryBudget;
+  budget?: AnyRetryBudget;
   dedupScopes?: DedupScopes;
 }
 
