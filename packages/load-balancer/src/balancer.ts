@@ -3,9 +3,10 @@ import {
   experimental,
   type ChannelOptions,
 } from '@grpc/grpc-js';
-import { LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
+import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import { balancerMemoryFor } from './balancer-memory';
 import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
+import { tellPickedPeer } from './picked-peer';
 
 type Picker = experimental.Picker;
 type PickArgs = experimental.PickArgs;
@@ -17,7 +18,10 @@ type StatusOr<T> = experimental.StatusOr<T>;
 /** The name of the policy in a service config's `loadBalancingConfig`. */
 export const BALANCER_NAME = 'grpc_resilience_round_robin';
 
-/** Skips ejected endpoints in round_robin's rotation, and counts each call's outcome. */
+/**
+ * Skips ejected endpoints in round_robin's rotation, and those a retry or hedge asked to avoid
+ * (advice: with none other left, the rotation's pick stands), and counts each call's outcome.
+ */
 class EjectingPicker implements Picker {
   constructor(
     private readonly child: Picker,
@@ -27,14 +31,17 @@ class EjectingPicker implements Picker {
 
   pick(args: PickArgs): PickResult {
     let result = this.child.pick(args);
+    const avoid = args.metadata.get(AVOID_PEER_METADATA_KEY);
     // round_robin advances on every pick, so picking again moves to the next endpoint.
     for (let tries = 1; tries < this.endpoints; tries++) {
       if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
-      if (this.ejector.admit(result.subchannel!.getAddress())) break;
+      const candidate = result.subchannel!.getAddress();
+      if (!avoid.includes(candidate) && this.ejector.admit(candidate)) break;
       result = this.child.pick(args);
     }
     if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
     const address = result.subchannel!.getAddress();
+    tellPickedPeer(args.metadata, address);
     const childStarted = result.onCallStarted;
     const childEnded = result.onCallEnded;
     const streamDeadline = (args.metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[

@@ -2,6 +2,7 @@ import { experimental, type Metadata } from '@grpc/grpc-js';
 import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import type { EndpointLoad } from './endpoint-load';
 import { endpointOutcome, type Ejector } from './ejector';
+import { tellPickedPeer } from './picked-peer';
 
 type PickArgs = experimental.PickArgs;
 type PickResult = experimental.PickResult;
@@ -42,6 +43,7 @@ export class P2cPicker implements experimental.Picker {
     const chosen = this.choose(args.metadata);
     const result = chosen.picker.pick(args);
     if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
+    tellPickedPeer(args.metadata, chosen.address);
     return this.track(chosen, result, args.metadata);
   }
 
