@@ -73,6 +73,8 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
   private cancelStatus: StatusObject | undefined;
   /** While backing off: the failed attempt's status, the caller's if no attempt follows. */
   private lastStatus: StatusObject | undefined;
+  /** The status of the last attempt that failed and was retried: what a server last said. */
+  private retriedStatus: StatusObject | undefined;
   /** Endpoints whose attempts failed: later attempts ask the balancer to avoid them. */
   private failedPeers: string[] | undefined;
   /** The method's latency window, when the call may be hedged. */
@@ -303,10 +305,17 @@ export class RetryingCall implements InterceptingCallInterface, AttemptOwner, Re
       timedOut: attempt.timedOut,
     };
     const decision = decideRetry(status, facts, this.options);
-    if (!decision.retry) return this.giveUp(method, status, decision.reason, attempt);
+    if (!decision.retry) {
+      // A retry the throttle refused sent nothing: the caller (and the breaker above) gets the
+      // failure that made the call retry, not the local refusal that hides it.
+      if (decision.reason === 'throttled' && this.retriedStatus !== undefined)
+        return this.giveUp(method, this.retriedStatus, 'throttled');
+      return this.giveUp(method, status, decision.reason, attempt);
+    }
     this.move('retry');
     this.attempt = undefined;
     this.lastStatus = status;
+    this.retriedStatus = status;
     this.noteFailedPeer(attempt);
     this.requests.detach();
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
