@@ -42,7 +42,8 @@ it('1. five UNAVAILABLE open it: the sixth fails at once, unsent; a probe after 
     expect(outcome.status.metadata.get(REASON_METADATA_KEY)).toEqual(['circuit-open']);
   }
   const durations = rejected.map((o) => o.durationMs).sort((a, b) => a - b);
-  expect(durations[10]).toBeLessThan(1); // median under 1 ms
+  // At once: well under a millisecond here; the bound leaves room for a loaded CI machine.
+  expect(durations[10]).toBeLessThan(20);
   expect(fixture.backend.counters.calls).toBe(5); // no sixth call reached the server
 
   await waitUntil(() => breaker.stateOf() === 'half-open', { timeoutMs: 1000 });
@@ -248,11 +249,13 @@ it('bulkhead: over the cap, calls fail at once with RESOURCE_EXHAUSTED marked lo
     callUnary(client, 'GetItem', {}, meta({ delayMs: 100 })),
     callUnary(client, 'GetItem', {}, meta({ delayMs: 100 })),
   ];
+  let slowEnded = false;
+  const slowDone = Promise.all(slow).then((outcomes) => ((slowEnded = true), outcomes));
   const over = await callUnary(client, 'GetItem', {});
   expect(over.status.code).toBe(Status.RESOURCE_EXHAUSTED);
   expect(over.status.metadata.get(REASON_METADATA_KEY)).toEqual(['bulkhead']);
-  expect(over.durationMs).toBeLessThan(50);
-  expect((await Promise.all(slow)).map((o) => o.status.code)).toEqual([0, 0]);
+  expect(slowEnded).toBe(false); // refused at once, not queued behind the two in flight
+  expect((await slowDone).map((o) => o.status.code)).toEqual([0, 0]);
   expect(breaker.inFlight).toBe(0);
   expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.OK);
 });
