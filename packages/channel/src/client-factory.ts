@@ -5,7 +5,7 @@ import {
   createCircuitBreakerInterceptor,
   type CircuitBreakerInterceptor,
 } from '@grpc-resilience/circuit-breaker';
-import { DEADLINE_OPTION_KEYS, createDeadlineInterceptor } from '@grpc-resilience/deadline';
+import { createDeadlineInterceptor, resolveDeadlineOptions } from '@grpc-resilience/deadline';
 import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { resolveKeepalive } from '@grpc-resilience/keepalive';
 import { leaseTargetForAddresses } from '@grpc-resilience/load-balancer';
@@ -86,15 +86,10 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
 
   const shared =
     facts.target === undefined ? {} : (facts.shares = sharedFor(facts.target, input)).shares;
-  const deadline = createDeadlineInterceptor({
-    // Every deadline option but `methods`, which comes merged from the proto and `methods`.
-    ...objectOption(
-      'deadline',
-      input.deadline,
-      DEADLINE_OPTION_KEYS.filter((key) => key !== 'methods'),
-    ),
-    methods,
-  });
+  // Every deadline option but `methods`, which comes merged from the proto and `methods`.
+  const deadline = createDeadlineInterceptor(
+    resolveDeadlineOptions(input.deadline as never, 'deadline', methods),
+  );
   const idempotencyKeys = booleanOption('idempotencyKeys', input.idempotencyKeys, true);
   const breaker =
     input.breaker === false

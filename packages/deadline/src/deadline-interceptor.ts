@@ -1,8 +1,13 @@
 import { status as Status, type InterceptingCall, type Interceptor } from '@grpc/grpc-js';
-import { rejectedCall } from '@grpc-resilience/status';
+import { isResolvedOptions, rejectedCall } from '@grpc-resilience/status';
 import { currentCallContext } from './call-context';
 import { DeadlineCall } from './deadline-call';
-import { deadlineToMs, resolveDeadlineOptions, type DeadlineOptions } from './options';
+import {
+  deadlineToMs,
+  resolveDeadlineOptions,
+  type DeadlineOptions,
+  type ResolvedDeadlineOptions,
+} from './options';
 
 /**
  * A client interceptor that puts a deadline on every call: the caller's own (never extended),
@@ -17,9 +22,13 @@ import { deadlineToMs, resolveDeadlineOptions, type DeadlineOptions } from './op
  * A call with a response stream is marked so that the balancer does not count its own deadline
  * against the backend (see `LONG_LIVED_CALL_KEY`).
  */
-export function createDeadlineInterceptor(options?: DeadlineOptions): Interceptor {
+export function createDeadlineInterceptor(
+  options?: DeadlineOptions | ResolvedDeadlineOptions,
+): Interceptor {
   const { defaultMs, streamDefaultMs, minBudgetMs, methods, propagate, propagationMarginMs } =
-    resolveDeadlineOptions(options);
+    isResolvedOptions(options)
+      ? (options as ResolvedDeadlineOptions)
+      : resolveDeadlineOptions(options as DeadlineOptions | undefined);
 
   return (callOptions, nextCall) => {
     const now = Date.now();

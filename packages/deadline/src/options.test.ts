@@ -1,4 +1,4 @@
-import { ConfigError } from '@grpc-resilience/status';
+import { ConfigError, isResolvedOptions, resolveMethodTable } from '@grpc-resilience/status';
 import {
   createDeadlineInterceptor,
   createServerContextInterceptor,
@@ -75,5 +75,23 @@ describe('deadline options', () => {
     expect(() => createServerContextInterceptor({ floorMs: 1 } as never)).toThrow(
       /deadline.floorMs is not a known option/,
     );
+  });
+});
+
+describe('one options shape', () => {
+  it('resolved options are frozen, marked, and not validated again by the factory', () => {
+    const resolved = resolveDeadlineOptions({ defaultMs: 700 });
+    expect(Object.isFrozen(resolved)).toBe(true);
+    expect(isResolvedOptions(resolved)).toBe(true);
+    expect(isResolvedOptions({ ...resolved })).toBe(false); // a copy is plain input again
+    expect(() => createDeadlineInterceptor(resolved)).not.toThrow();
+  });
+
+  it('a method table resolved by the caller refuses deadline.methods beside it', () => {
+    const table = resolveMethodTable({});
+    expect(() => resolveDeadlineOptions({ methods: {} }, 'deadline', table)).toThrow(
+      'deadline.methods is given at the top level of this config (methods)',
+    );
+    expect(resolveDeadlineOptions({ defaultMs: 10 }, 'deadline', table).methods).toBe(table);
   });
 });

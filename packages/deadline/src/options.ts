@@ -1,10 +1,12 @@
 import {
+  ConfigError,
   MAX_TIMEOUT_MS,
   MethodTable,
   booleanOption,
   integerOption,
   objectOption,
   resolveMethodTable,
+  resolvedOptions,
   type MethodsConfig,
 } from '@grpc-resilience/status';
 
@@ -78,13 +80,25 @@ export const DEADLINE_OPTION_KEYS = [
   'propagationMarginMs',
 ] as const;
 
-/** Validates and defaults {@link DeadlineOptions}; throws `ConfigError` naming the option. */
+/**
+ * Validates and defaults {@link DeadlineOptions}; throws `ConfigError` naming the option.
+ * `methods`, when given, is the method table the caller already resolved (the channel merges the
+ * proto's and the top-level `methods`): `options.methods` is then refused.
+ */
 export function resolveDeadlineOptions(
   options: DeadlineOptions | undefined,
   path = 'deadline',
+  methods?: MethodTable,
 ): ResolvedDeadlineOptions {
   const input = objectOption(path, options, DEADLINE_OPTION_KEYS);
-  return Object.freeze({
+  if (methods !== undefined && input.methods !== undefined) {
+    throw new ConfigError(
+      `${path}.methods`,
+      'is given at the top level of this config (methods)',
+      input.methods,
+    );
+  }
+  return resolvedOptions({
     defaultMs: integerOption(`${path}.defaultMs`, input.defaultMs, DEFAULT_DEADLINE_MS, {
       min: 1,
       max: MAX_TIMEOUT_MS,
@@ -100,9 +114,10 @@ export function resolveDeadlineOptions(
       max: 60_000,
     }),
     methods:
-      input.methods instanceof MethodTable
+      methods ??
+      (input.methods instanceof MethodTable
         ? input.methods
-        : resolveMethodTable(input.methods, `${path}.methods`),
+        : resolveMethodTable(input.methods, `${path}.methods`)),
     propagate: booleanOption(`${path}.propagate`, input.propagate, true),
     propagationMarginMs: integerOption(
       `${path}.propagationMarginMs`,

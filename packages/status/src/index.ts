@@ -26,6 +26,8 @@ export {
   functionOption,
   objectOption,
   isPlainObject,
+  resolvedOptions,
+  isResolvedOptions,
   type NumberRange,
 } from './validate';
 export {

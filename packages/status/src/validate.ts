@@ -122,3 +122,20 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+const resolvedOptionObjects = new WeakSet<object>();
+
+/**
+ * Freezes the result of a package's `resolveXOptions` and remembers it, so that the factory it
+ * is given to (`createXInterceptor(resolveXOptions(input, 'x'))`, as the channel composes them)
+ * does not validate it again. Every package's options follow this one shape.
+ */
+export function resolvedOptions<T extends object>(options: T): Readonly<T> {
+  resolvedOptionObjects.add(Object.freeze(options));
+  return options;
+}
+
+/** Whether `options` came from a `resolveXOptions` (see {@link resolvedOptions}). */
+export function isResolvedOptions(options: unknown): boolean {
+  return typeof options === 'object' && options !== null && resolvedOptionObjects.has(options);
+}
