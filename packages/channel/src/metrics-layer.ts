@@ -16,7 +16,8 @@ import { objectOption } from '@grpc-resilience/status';
  * false. Default on, recording into the meter provider registered with `@opentelemetry/api`
  * (none registered: nothing added to the chain).
  */
-export type MetricsConfig = false | Pick<MetricsOptions, 'meterProvider' | 'maxMethods'>;
+export type MetricsConfig =
+  false | Pick<MetricsOptions, 'meterProvider' | 'maxMethods' | 'disabledMetrics'>;
 /** `tracing`: spans and trace context across hops, or false. Default on when registered. */
 export type TracingConfig = false | TracingOptions;
 
@@ -46,7 +47,11 @@ export function clientObservability(
     input.metrics === false
       ? undefined
       : createClientMetrics({
-          ...objectOption('metrics', input.metrics, ['meterProvider', 'maxMethods']),
+          ...objectOption('metrics', input.metrics, [
+            'meterProvider',
+            'maxMethods',
+            'disabledMetrics',
+          ]),
           target: facts.target,
           methods: facts.service as MetricsOptions['methods'],
         });
@@ -80,7 +85,7 @@ export function serverObservability(input: {
   const interceptors: ServerInterceptor[] = [];
   if (input.metrics !== false) {
     const metrics = createServerMetrics(
-      objectOption('metrics', input.metrics, ['meterProvider', 'maxMethods']),
+      objectOption('metrics', input.metrics, ['meterProvider', 'maxMethods', 'disabledMetrics']),
     );
     if (metrics) interceptors.push(metrics.interceptor);
   }

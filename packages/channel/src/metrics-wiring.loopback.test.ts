@@ -100,3 +100,20 @@ it('a bad metrics option is a ConfigError naming it', () => {
   expect(() => resilientOptions({ metrics: { maxMethods: -1 } })).toThrow(/metrics\.maxMethods/);
   expect(() => resilientOptions({ metrics: 'on' as never })).toThrow(/metrics/);
 });
+
+it('metrics.disabledMetrics reaches the instruments through the factory', async () => {
+  const client = sdk();
+  const backend = await loop.backend();
+  const caller = loop.keep(
+    createResilientClient(testServiceClient(), backend.address, {
+      metrics: {
+        meterProvider: client.provider,
+        disabledMetrics: ['grpc.client.attempt.sent_total_compressed_message_size'],
+      },
+    }),
+  );
+  expect((await callUnary(caller, 'GetItem', {}, { timeoutMs: 5000 })).status.code).toBe(0);
+  const seen = await counts(client.reader);
+  expect(seen['grpc.client.attempt.sent_total_compressed_message_size']).toBeUndefined();
+  expect(seen['grpc.client.attempt.rcvd_total_compressed_message_size']).toBe(1);
+});
