@@ -9,7 +9,7 @@ import {
   type ObservableBudget,
   type TracingOptions,
 } from '@grpc-resilience/metrics';
-import { objectOption } from '@grpc-resilience/status';
+import { objectOption, readServiceIdempotency } from '@grpc-resilience/status';
 
 /**
  * `metrics` in the client and server configs: OpenTelemetry instruments with gRPC's names, or
@@ -53,7 +53,8 @@ export function clientObservability(
             'disabledMetrics',
           ]),
           target: facts.target,
-          methods: facts.service as MetricsOptions['methods'],
+          // Every method of the service, whichever generator made its definition.
+          methods: methodPaths(facts.service),
         });
   const tracing =
     input.tracing === false
@@ -94,4 +95,10 @@ export function serverObservability(input: {
     if (tracing) interceptors.push(tracing.interceptor);
   }
   return interceptors;
+}
+
+/** The service's method paths, or undefined (every path as it comes) when it names none. */
+function methodPaths(service: object | undefined): readonly string[] | undefined {
+  const paths = service === undefined ? [] : readServiceIdempotency(service).paths;
+  return paths.length > 0 ? paths : undefined;
 }

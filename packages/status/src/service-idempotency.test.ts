@@ -19,6 +19,7 @@ describe('readServiceIdempotency', () => {
         [`/${SERVICE}/Get`]: { idempotent: true },
         [`/${SERVICE}/Put`]: { idempotent: true },
       },
+      paths: [`/${SERVICE}/Get`, `/${SERVICE}/Put`, `/${SERVICE}/Charge`],
       serviceName: SERVICE,
       carriesIdempotency: true,
     });
@@ -34,6 +35,7 @@ describe('readServiceIdempotency', () => {
       },
     });
     expect(found.methods).toEqual({ [`/${SERVICE}/Get`]: { idempotent: true } });
+    expect(found.paths).toEqual([`/${SERVICE}/Get`, `/${SERVICE}/Charge`]);
     expect(found.carriesIdempotency).toBe(true);
   });
 
@@ -41,12 +43,17 @@ describe('readServiceIdempotency', () => {
     const found = readServiceIdempotency({
       put: { path: `/${SERVICE}/Put`, requestStream: false, requestSerialize: fn },
     });
-    expect(found).toEqual({ methods: {}, serviceName: SERVICE, carriesIdempotency: false });
+    expect(found).toEqual({
+      methods: {},
+      paths: [`/${SERVICE}/Put`],
+      serviceName: SERVICE,
+      carriesIdempotency: false,
+    });
   });
 });
 
 describe('warnIfNoIdempotency', () => {
-  const silent = { methods: {}, serviceName: SERVICE, carriesIdempotency: false };
+  const silent = { methods: {}, paths: [], serviceName: SERVICE, carriesIdempotency: false };
 
   it('warns once per service and logger', () => {
     const warn = jest.fn();

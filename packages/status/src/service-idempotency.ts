@@ -8,6 +8,8 @@ import type { MethodPolicy, MethodsConfig } from './method-table';
 export interface ServiceIdempotency {
   /** `/pkg.Service/Method` of each method the proto marks safe to retry, as `{ idempotent: true }`. */
   readonly methods: MethodsConfig;
+  /** `/pkg.Service/Method` of every method the definition has, whatever its idempotency. */
+  readonly paths: readonly string[];
   /** `pkg.Service`, or undefined when the definition names no method. */
   readonly serviceName: string | undefined;
   /**
@@ -42,7 +44,9 @@ export function readServiceIdempotency(service: object): ServiceIdempotency {
   const methods: Record<string, MethodPolicy> = {};
   let serviceName: string | undefined;
   let carriesIdempotency = false;
+  const paths: string[] = [];
   const mark = (path: string, options: unknown, level: unknown) => {
+    paths.push(path);
     if (isObject(options)) carriesIdempotency = true;
     if (isSafeLevel(level)) methods[path] = { idempotent: true };
   };
@@ -66,7 +70,7 @@ export function readServiceIdempotency(service: object): ServiceIdempotency {
       mark(method.path, options, isObject(options) && options.idempotency_level);
     }
   }
-  return { methods, serviceName, carriesIdempotency };
+  return { methods, paths, serviceName, carriesIdempotency };
 }
 
 function serviceNameOf(path: string): string {
