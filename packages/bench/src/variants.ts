@@ -77,7 +77,7 @@ export function nativeRetryVariant(target: string): Variant {
       {
         name: [{ service: 'grpc_resilience.test.v1.TestService' }],
         retryPolicy: {
-          maxAttempts: 3,
+          maxAttempts: 5, // as the layer's default
           initialBackoff: '0.1s',
           maxBackoff: '2s',
           backoffMultiplier: 2,
