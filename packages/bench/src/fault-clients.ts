@@ -50,7 +50,7 @@ export interface FaultClient {
 }
 
 const TestService = testServiceClient();
-/** The layer's defaults and grpc-js's and nice-grpc's set alike: 3 attempts, 100 ms x2 to 2 s. */
+/** The layer's defaults and grpc-js's and nice-grpc's set alike: 5 attempts, 100 ms x2 to 2 s. */
 const RETRYABLE = ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'];
 const ROUND_ROBIN = { loadBalancingConfig: [{ round_robin: {} }] };
 const NATIVE_CONFIG = {
