@@ -15,6 +15,17 @@ describe('EndpointLoad (peak EWMA)', () => {
     expect(load.latencyMs(0)).toBeCloseTo(50 * Math.exp(-1) + 2 * (1 - Math.exp(-1)), 6);
   });
 
+  it('decays while idle: a backend that was slow and drew no calls earns them back', () => {
+    const now = { ms: 0 };
+    const load = new EndpointLoad(() => now.ms);
+    load.observe(1500, 10_000); // a slow phase: every deadline missed
+    expect(load.latencyMs(0)).toBe(1500);
+    now.ms = 30_000; // three time constants with no call there
+    expect(load.latencyMs(0)).toBeCloseTo(1500 * Math.exp(-3), 6); // ~75 ms
+    now.ms = 60_000;
+    expect(load.latencyMs(0)).toBeLessThan(4); // as cheap as a healthy 2 ms backend, near enough
+  });
+
   it('a failed call may raise the estimate, never lower it', () => {
     const now = { ms: 0 };
     const load = new EndpointLoad(() => now.ms);

@@ -13,12 +13,20 @@ export class EndpointLoad {
   /** The latency estimate, ms; undefined until the first call ends. */
   private ewmaMs: number | undefined;
   private updatedAt = 0;
+  private decayMs = DEFAULT_DECAY_MS;
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The estimate, or `fallbackMs` (the other endpoints' mean) before any observation. */
+  /**
+   * The estimate, or `fallbackMs` (the other endpoints' mean) before any observation. It decays
+   * while nothing is observed, too (Finagle's peak EWMA observes 0 on every read): an endpoint
+   * that was slow and then drew no calls earns them back with time, instead of looking slow, and
+   * so getting nothing, for ever.
+   */
   latencyMs(fallbackMs: number): number {
-    return this.ewmaMs ?? fallbackMs;
+    if (this.ewmaMs === undefined) return fallbackMs;
+    const idleMs = this.now() - this.updatedAt;
+    return idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
   }
 
   /** Whether a call has ended here yet. */
@@ -32,6 +40,7 @@ export class EndpointLoad {
    */
   observe(rttMs: number, decayMs: number, lowering = true): void {
     const now = this.now();
+    this.decayMs = decayMs;
     if (this.ewmaMs === undefined || rttMs > this.ewmaMs) {
       this.ewmaMs = rttMs;
     } else if (lowering) {
