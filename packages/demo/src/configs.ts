@@ -30,7 +30,8 @@ const LAYER_DEFAULTS = [
   'circuit breaker per target (balanced), outside the retry, counting calls: opens at 50 failures in a row or',
   '  > 80% of the last 40 (at least 10) failed, an application error (UNKNOWN, off-table code) weighing 0.2;',
   '  refuses calls with UNAVAILABLE "circuit open"; probes after 1 s, then 1.5x longer up to 30 s while they fail',
-  'ejection: an endpoint failing 5 calls in a row is skipped for 1 s, doubling up to 30 s, at most 50% ejected',
+  'balancing: power of two choices on load (peak-EWMA latency x calls in flight), slow start over 10 s;',
+  '  ejection: an endpoint failing 5 calls in a row is skipped for 1 s, doubling up to 30 s, at most 50% ejected',
   'connect watchdog: a connection stuck connecting for 5 s (the preset) is dropped',
 ];
 
@@ -96,11 +97,12 @@ export function describeConfigs(deadlineMs: number): string {
     .map(([key, value]) => `${key}=${value}`)
     .join(' ');
   return [
-    `both clients: the same 3 addresses, round robin, a ${deadlineMs} ms deadline on every call,`,
+    `both clients: the same 3 addresses, a ${deadlineMs} ms deadline on every call,`,
     `  keepalive preset "${KEEPALIVE_PRESET}" (${keepalive}), grpc-js defaults otherwise`,
     `grpc-resilience: createResilientClient(TestService, addresses, ${JSON.stringify(LAYER_CONFIG)}), defaults:`,
     ...LAYER_DEFAULTS.map((line) => `  ${line}`),
-    'plain grpc-js: new TestService("ipv4:…", insecure, options) with the keepalive above and this service config:',
+    'plain grpc-js: new TestService("ipv4:…", insecure, options) with the keepalive above and this service config',
+    '  (grpc-js has no load-aware policy: round_robin):',
     '  retryPolicy for GetItem: 5 attempts, 0.1 s x2 up to 2 s (grpc-js jitters it +-20%),',
     '    on UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED',
     `  retryThrottling: { maxTokens: 10, tokenRatio: 0.2 }`,
