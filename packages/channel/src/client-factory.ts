@@ -74,7 +74,15 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   if (logger !== undefined && typeof logger?.info !== 'function') {
     throw new ConfigError('logger', 'must be a pino logger', logger);
   }
-  const logging = objectOption('logging', input.logging, ['successLevel', 'redact']);
+  // Its keys are the logging package's to know (it names a wrong one `logging.<key>`).
+  const logging = objectOption('logging', input.logging);
+  if (logging.logger !== undefined) {
+    throw new ConfigError(
+      'logging.logger',
+      'is given at the top level of this config (logger)',
+      logging.logger,
+    );
+  }
   const interceptors = input.interceptors ?? [];
   if (!Array.isArray(interceptors) || interceptors.some((i) => typeof i !== 'function')) {
     throw new ConfigError(
@@ -96,7 +104,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
       ? undefined
       : (shared.breaker ??= createCircuitBreakerInterceptor({
           ...(isBalanced(input, facts) ? BALANCED_BREAKER_OPTIONS : {}),
-          ...objectOption('breaker', input.breaker, Object.keys((input.breaker as object) ?? {})),
+          ...objectOption('breaker', input.breaker), // the breaker validates its own keys
           target: facts.target ?? 'target',
         }));
   const retry =
@@ -118,7 +126,7 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   ];
   if (logger) {
     const breakerState = breaker ? (method: string) => breaker.stateOf(method) : undefined;
-    chain.push(createClientLoggingInterceptor({ logger, ...logging, breakerState }));
+    chain.push(createClientLoggingInterceptor({ ...logging, logger, breakerState }));
   }
   chain.push(deadline);
   if (idempotencyKeys) chain.push(createIdempotencyKeyInterceptor({ methods }));

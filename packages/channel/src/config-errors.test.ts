@@ -37,6 +37,38 @@ it.each<[string, () => unknown, string]>([
     () => resilientOptions({ logger: console, logging: { redact: 'x' } } as never),
     'logging.redact',
   ],
+  // The factory checks only each section's shape; the package that owns it names a wrong key.
+  [
+    'a typo in logging',
+    () => resilientOptions({ logger: console, logging: { sucessLevel: 'info' } } as never),
+    'logging.sucessLevel',
+  ],
+  [
+    'a typo in retry',
+    () => resilientOptions({ retry: { maxAttempt: 2 } } as never),
+    'retry.maxAttempt',
+  ],
+  [
+    'a typo in breaker',
+    () => resilientOptions({ breaker: { halfOpenAfter: 5 } } as never),
+    'breaker.halfOpenAfter',
+  ],
+  ['a deadline that is no object', () => resilientOptions({ deadline: 5 } as never), 'deadline'],
+  [
+    'deadline.methods beside the top-level methods',
+    () => resilientOptions({ deadline: { methods: {} } } as never),
+    'deadline.methods',
+  ],
+  [
+    'logging.logger beside the top-level logger',
+    () => resilientOptions({ logging: { logger: console } } as never),
+    'logging.logger',
+  ],
+  [
+    'a typo in the server logging',
+    () => resilientServerOptions({ logger: console, logging: { redcat: [] } } as never),
+    'logging.redcat',
+  ],
   ['server config null', () => resilientServerOptions(null as never), 'config'],
   [
     'a server logger of the wrong shape',

@@ -3,7 +3,6 @@ import { attemptLogHooks, type LayerLogger } from '@grpc-resilience/logging';
 import {
   AdaptiveRetryBudget,
   DedupScopes,
-  RETRY_OPTION_KEYS,
   RetryBudget,
   createRetryInterceptor,
   resolveRetryBudget,
@@ -25,7 +24,8 @@ export function createRetryLayer(
   logger: LayerLogger | undefined,
   shared: { budget?: AnyRetryBudget; dedupScopes?: DedupScopes },
 ): Interceptor {
-  const input = objectOption('retry', retry, RETRY_OPTION_KEYS) as RetryOptions;
+  // The shape only: createRetryInterceptor names a wrong key `retry.<key>`.
+  const input = objectOption('retry', retry) as RetryOptions;
   const hooks = logger ? attemptLogHooks(logger) : undefined;
   const { onRetry, onGiveUp, onHedge } = input;
   let budget = input.budget;

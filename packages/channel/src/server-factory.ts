@@ -97,7 +97,7 @@ export function resilientServerOptions(config: ResilientServerConfig = {}): Serv
     interceptors.push(
       createServerLoggingInterceptor({
         logger: input.logger as LayerLogger,
-        ...objectOption('logging', input.logging, ['successLevel', 'redact']),
+        ...objectOption('logging', input.logging), // the logging package knows its keys
       }),
     );
   }

@@ -94,21 +94,23 @@ export function functionOption<T extends (...args: never[]) => unknown>(
 /**
  * An options object: `undefined` gives `{}`; anything but a plain object throws; so does a key
  * not in `knownKeys`, which catches typos like `maxAttempt` that would otherwise be ignored.
+ * Without `knownKeys` only the shape is checked: for a composer handing the object on to the
+ * package whose `resolveXOptions` knows its keys, so the list lives in one place.
  */
 export function objectOption(
   path: string,
   value: unknown,
-  knownKeys: readonly string[],
+  knownKeys?: readonly string[],
 ): Record<string, unknown> {
   if (value === undefined) return {};
   // The root of a config has no path of its own: call it what the user passed.
   if (!isPlainObject(value)) throw new ConfigError(path || 'config', 'must be an object', value);
-  for (const key of Object.keys(value)) {
-    if (!knownKeys.includes(key)) {
+  for (const key of knownKeys === undefined ? [] : Object.keys(value)) {
+    if (!knownKeys!.includes(key)) {
       const where = path === '' ? key : `${path}.${key}`;
       throw new ConfigError(
         where,
-        `is not a known option (known: ${knownKeys.join(', ')})`,
+        `is not a known option (known: ${knownKeys!.join(', ')})`,
         value[key],
       );
     }
