@@ -19,10 +19,10 @@ import {
   circuitBreakerOf,
   createResilientClient,
   gracefulShutdown,
-  openSharedChannels,
   resilientOptions,
   resilientServerOptions,
 } from './index';
+import { openSharedChannels } from './shared-channels';
 
 const backends: TestBackend[] = [];
 const clients: grpc.Client[] = [];

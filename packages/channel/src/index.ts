@@ -12,4 +12,3 @@ export {
   type HealthStatusSetter,
 } from './graceful-shutdown';
 export { createResilientServer, type ResilientServerKitConfig } from './server-create';
-export { sharedChannelFactory, openSharedChannels } from './shared-channels';

@@ -1,12 +1,8 @@
 import { status as Status } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
-import {
-  Ejector,
-  EjectingRoundRobinConfig,
-  P2cConfig,
-  loadBalancingConfig,
-  targetForAddresses,
-} from './index';
+import { EjectingRoundRobinConfig } from './balancer';
+import { Ejector, loadBalancingConfig, targetForAddresses } from './index';
+import { P2cConfig } from './p2c-balancer';
 
 describe('Ejector', () => {
   const unavailable = { code: Status.UNAVAILABLE, details: 'down' };

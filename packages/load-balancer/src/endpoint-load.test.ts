@@ -1,4 +1,4 @@
-import { EndpointLoad } from './index';
+import { EndpointLoad } from './endpoint-load';
 
 describe('EndpointLoad (peak EWMA)', () => {
   it('jumps to a slower observation at once and decays toward faster ones with time', () => {

@@ -9,12 +9,7 @@ export {
   targetForAddresses,
   type AddressTargetLease,
 } from './address-lease';
-export {
-  BALANCER_NAME,
-  EjectingRoundRobin,
-  EjectingRoundRobinConfig,
-  registerEjectingRoundRobin,
-} from './balancer';
+export { BALANCER_NAME, registerEjectingRoundRobin } from './balancer';
 export { Ejector, DEFAULT_EJECTION, type EjectionConfig } from './ejector';
 export {
   registerAddressSource,
@@ -33,6 +28,5 @@ export {
   heldBalancerMemories,
   type BalancerMemory,
 } from './balancer-memory';
-export { P2C_BALANCER_NAME, P2cBalancer, P2cConfig, registerP2cBalancer } from './p2c-balancer';
-export { EndpointLoad, DEFAULT_DECAY_MS } from './endpoint-load';
-export { HealthWatch } from './health-watch';
+export { P2C_BALANCER_NAME, registerP2cBalancer } from './p2c-balancer';
+export { DEFAULT_DECAY_MS } from './endpoint-load';

@@ -7,7 +7,6 @@ export {
 } from './attempt-log-hooks';
 export { createServerLoggingInterceptor, type ServerLoggingOptions } from './server-logging';
 export { redactMetadata, DEFAULT_REDACTED_KEYS, REDACTED } from './redact';
-export { levelOf } from './levels';
 export {
   adaptLogger,
   LOG_LEVELS,
