@@ -6,11 +6,12 @@ import {
   behaviourMetadata,
   callUnary,
   createLogSink,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   testServiceDefinition,
   waitUntil,
   type TestBackend,
+  type TestBackendOptions,
   type TestServiceClient,
   type TestServiceClientConstructor,
 } from '@grpc-resilience/testing';
@@ -24,23 +25,10 @@ import {
 } from './index';
 import { openSharedChannels } from './shared-channels';
 
-const backends: TestBackend[] = [];
-const clients: grpc.Client[] = [];
-const servers: grpc.Server[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  for (const backend of backends.splice(0)) backend.kill();
-  for (const server of servers.splice(0)) server.forceShutdown();
-});
-async function backend(name = 'b', options: Parameters<typeof startTestBackend>[0] = {}) {
-  const started = await startTestBackend({ name, ...options });
-  backends.push(started);
-  return started;
-}
-function keep<T extends grpc.Client>(client: T): T {
-  clients.push(client);
-  return client;
-}
+const loop = loopbackFixture(afterEach);
+const backend = (name = 'b', options: TestBackendOptions = {}) =>
+  loop.backend({ name, ...options });
+const keep = <T extends grpc.Client>(client: T): T => loop.keep(client);
 const meta = (behaviour: Parameters<typeof behaviourMetadata>[0]) => ({
   metadata: behaviourMetadata(behaviour),
 });
@@ -131,7 +119,7 @@ it('propagates the deadline through a server built with resilientServerOptions',
   const leaf = await backend('leaf');
   const toLeaf = keep(createResilientClient(ProtoLoaderClient, leaf.address));
   const front = new grpc.Server(resilientServerOptions());
-  servers.push(front);
+  loop.onClose(() => front.forceShutdown());
   let seenInHandler = 0;
   front.addService(testServiceDefinition(), {
     GetItem(_call: unknown, callback: grpc.sendUnaryData<unknown>) {
