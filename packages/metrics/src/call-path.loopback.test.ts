@@ -3,8 +3,7 @@ import { ConfigError } from '@grpc-resilience/status';
 import {
   TEST_METHODS,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
@@ -20,28 +19,21 @@ const SIZES = [INSTRUMENTS.attemptSentBytes.name, INSTRUMENTS.attemptRcvdBytes.n
 
 let sdk: ReturnType<typeof startSdkMetrics>;
 let backend: TestBackend;
-const backends: TestBackend[] = [];
-const clients: TestServiceClient[] = [];
+const loop = loopbackFixture(afterEach);
 
 beforeEach(async () => {
   sdk = startSdkMetrics();
+  // Registered first, so it runs last: after every client and backend is closed.
+  loop.onClose(() => sdk.shutdown());
   const server = createServerMetrics({ meterProvider: sdk.provider })!;
-  backend = await startTestBackend({ serverOptions: { interceptors: [server.interceptor] } });
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
-  for (const other of backends.splice(0)) other.kill();
-  await sdk.shutdown();
+  backend = await loop.backend({ serverOptions: { interceptors: [server.interceptor] } });
 });
 
 function measuredClient() {
   const metrics = createClientMetrics({ meterProvider: sdk.provider, target: backend.address })!;
-  const client = createTestClient(backend.address, {
+  return loop.client(backend.address, {
     interceptors: [metrics.callInterceptor, metrics.attemptInterceptor],
   });
-  clients.push(client);
-  return client;
 }
 
 test('counts kept in the layer: clients of one target add up in one series, and keep counting after a collection', async () => {
@@ -72,8 +64,7 @@ test('turned-off instruments record nothing, the others as before, and sizes are
     meterProvider: sdk.provider,
     disabledMetrics: [INSTRUMENTS.serverDuration.name],
   })!;
-  const own = await startTestBackend({ serverOptions: { interceptors: [server.interceptor] } });
-  backends.push(own);
+  const own = await loop.backend({ serverOptions: { interceptors: [server.interceptor] } });
   const metrics = createClientMetrics({
     meterProvider: sdk.provider,
     target: own.address,
@@ -85,10 +76,9 @@ test('turned-off instruments record nothing, the others as before, and sizes are
     wrapped.push(Object.getOwnPropertySymbols(options.method_definition).length > 0);
     return new InterceptingCall(nextCall(options));
   };
-  const client = createTestClient(own.address, {
+  const client = loop.client(own.address, {
     interceptors: [metrics.callInterceptor, metrics.attemptInterceptor, probe],
   });
-  clients.push(client);
   const outcome = await callUnary(client, 'GetItem', { id: 'a', value: 'v' }, { timeoutMs: 5000 });
   expect(outcome.status.code).toBe(Status.OK);
 

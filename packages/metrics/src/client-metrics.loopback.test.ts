@@ -7,12 +7,10 @@ import {
   TEST_METHODS,
   behaviourMetadata,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type Behaviour,
   type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createNoopMeter, type MeterProvider } from '@opentelemetry/api';
 import {
@@ -32,19 +30,16 @@ let sdk: ReturnType<typeof startSdkMetrics>;
 let backend: TestBackend;
 let metrics: ClientMetrics;
 let target: string;
-const clients: TestServiceClient[] = [];
+const loop = loopbackFixture(afterEach);
 
 beforeEach(async () => {
   sdk = startSdkMetrics();
+  // Registered first, so it runs last: after every client and the backend are closed.
+  loop.onClose(() => sdk.shutdown());
   const server = createServerMetrics({ meterProvider: sdk.provider })!;
-  backend = await startTestBackend({ serverOptions: { interceptors: [server.interceptor] } });
+  backend = await loop.backend({ serverOptions: { interceptors: [server.interceptor] } });
   target = `dns:///${backend.address}`;
   metrics = createClientMetrics({ meterProvider: sdk.provider, target: backend.address })!;
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
-  await sdk.shutdown();
 });
 
 /** The layer's client chain, as the channel factory composes it, with metrics at both ends. */
@@ -55,7 +50,7 @@ function layeredClient(consecutiveFailures = 5) {
     halfOpenAfterMs: 60_000,
   });
   const watch = metrics.watchBreaker(breaker);
-  const client = createTestClient(backend.address, {
+  const client = loop.client(backend.address, {
     interceptors: [
       metrics.callInterceptor,
       createDeadlineInterceptor(),
@@ -68,7 +63,6 @@ function layeredClient(consecutiveFailures = 5) {
       metrics.attemptInterceptor,
     ],
   });
-  clients.push(client);
   return { client, breaker, watch };
 }
 const meta = (behaviour: Behaviour) => ({ metadata: behaviourMetadata(behaviour) });
@@ -243,7 +237,7 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
 
   test('a hedge: two attempts in flight at once, one call, A96 hedges and no retries', async () => {
     const hedging = { minSamples: 5, minDelayMs: 20, maxDelayMs: 100, maxExtraLoad: 1 };
-    const client = createTestClient(backend.address, {
+    const client = loop.client(backend.address, {
       interceptors: [
         metrics.callInterceptor,
         createDeadlineInterceptor(),
@@ -256,7 +250,6 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
         metrics.attemptInterceptor,
       ],
     });
-    clients.push(client);
     for (let i = 0; i < hedging.minSamples; i++) {
       expect((await callUnary(client, 'GetItem', { id: 'warm' })).status.code).toBe(Status.OK);
     }
@@ -287,10 +280,9 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
       target: backend.address,
       methods: [TEST_METHODS.putItem],
     })!;
-    const client = createTestClient(backend.address, {
+    const client = loop.client(backend.address, {
       interceptors: [only.callInterceptor, only.attemptInterceptor],
     });
-    clients.push(client);
     await callUnary(client, 'GetItem', { id: 'o' });
     await callUnary(client, 'PutItem', { id: 'o' });
     const got = await sdk.collect();
