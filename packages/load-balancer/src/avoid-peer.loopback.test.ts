@@ -4,8 +4,7 @@ import { methodsFromService } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type TestBackend,
   type TestServiceClient,
@@ -17,26 +16,16 @@ import { loadBalancingChannelOptions, targetForAddresses } from './index';
  * hedge knows where its first attempt went). Two concurrent calls per round make round-robin's
  * rotation point back at the failed endpoint half of the time, so without the picker's part these
  * fail in all but about 1 run in 1000. */
-const backends: TestBackend[] = [];
-const clients: TestServiceClient[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  for (const backend of backends.splice(0)) backend.kill();
-});
+const loop = loopbackFixture(afterEach);
 
 async function twoBackends(): Promise<TestBackend[]> {
-  const group = await Promise.all([
-    startTestBackend({ name: 'b0' }),
-    startTestBackend({ name: 'b1' }),
-  ]);
-  backends.push(...group);
-  return group;
+  return Promise.all([loop.backend({ name: 'b0' }), loop.backend({ name: 'b1' })]);
 }
 
 type Policy = 'p2c' | 'round_robin';
 
 function client(group: TestBackend[], policy: Policy, retry: RetryOptions): TestServiceClient {
-  const c = createTestClient(targetForAddresses(group.map((b) => b.address)), {
+  return loop.client(targetForAddresses(group.map((b) => b.address)), {
     // Ejection out of the way: only avoid-peer moves the retries.
     ...loadBalancingChannelOptions({ policy, ejection: { consecutiveFailures: 1000 } }),
     interceptors: [
@@ -49,8 +38,6 @@ function client(group: TestBackend[], policy: Policy, retry: RetryOptions): Test
       }),
     ],
   });
-  clients.push(c);
-  return c;
 }
 
 async function warmUp(c: TestServiceClient, group: TestBackend[], calls = 10): Promise<void> {
