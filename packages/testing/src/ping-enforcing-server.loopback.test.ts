@@ -1,28 +1,22 @@
 import { status as Status } from '@grpc/grpc-js';
 import { behaviourMetadata } from './behaviour';
-import { callServerStream, callUnary, createTestClient } from './calls';
+import { callServerStream, callUnary } from './calls';
+import { loopbackFixture } from './loopback-fixture';
 import { startPingEnforcingServer, type PingEnforcingServer } from './ping-enforcing-server';
-import type { TestServiceClient } from './test-service';
 
 // grpc-go's enforcement scaled down 1000x: MinTime 300 ms, 2 strikes tolerated.
 const MIN_PING_INTERVAL_MS = 300;
 let server: PingEnforcingServer;
-const clients: TestServiceClient[] = [];
+const loop = loopbackFixture(afterEach);
 beforeEach(async () => {
   server = await startPingEnforcingServer({ minPingIntervalMs: MIN_PING_INTERVAL_MS });
+  loop.onClose(() => server.close());
 });
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await server.close();
-});
-const pingingEvery = (keepaliveTimeMs: number) => {
-  const client = createTestClient(server.address, {
+const pingingEvery = (keepaliveTimeMs: number) =>
+  loop.client(server.address, {
     'grpc.keepalive_time_ms': keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': 1000,
   });
-  clients.push(client);
-  return client;
-};
 
 it('a server stream that stays quiet while the client pings too often draws GOAWAY too_many_pings', async () => {
   const outcome = await callServerStream(
