@@ -6,13 +6,11 @@ import { readDedupScope } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callUnary,
-  startChaosProxy,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type CallOutcome,
   type ChaosProxy,
   type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { RedisDedupStore } from './index';
 import { startTestRedis, type TestRedis } from './redis-server.test.helper';
@@ -23,17 +21,14 @@ const CUT_RATIO = 0.2;
 const seen = new Map<string, number>();
 
 let redis: TestRedis;
+// Indexed by replica (a replica's interceptor finds its own proxy); the fixture closes them.
 const backends: TestBackend[] = [];
 const proxies: ChaosProxy[] = [];
-let client: TestServiceClient | undefined;
+const loop = loopbackFixture(afterAll);
 beforeAll(async () => {
   redis = await startTestRedis();
-});
-afterAll(async () => {
-  client?.close();
-  for (const proxy of proxies.splice(0)) await proxy.close();
-  for (const backend of backends.splice(0)) backend.kill();
-  await redis?.stop();
+  // Registered first, so it stops last: after the client, the proxies and the replicas.
+  loop.onClose(() => redis.stop());
 });
 
 /**
@@ -82,7 +77,7 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
     const index = backends.length;
     const store = new RedisDedupStore({ redis: redis.client, keyPrefix: '{replicas}:' });
     backends.push(
-      await startTestBackend({
+      await loop.backend({
         name,
         serverOptions: {
           interceptors: [
@@ -92,24 +87,26 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
         },
       }),
     );
-    proxies.push(await startChaosProxy(backends[index].address));
+    proxies.push(await loop.proxy(backends[index].address));
   }
-  client = createResilientClient(
-    testServiceClient(),
-    proxies.map((proxy) => proxy.address),
-    {
-      // serverDeduplicates stays at its default, 'declared': the replicas' own word that their
-      // store is shared is what lets a keyed Charge be retried.
-      // Ten attempts: a cut drops every response on that connection, so an unmarked call can
-      // lose several attempts in a row to its neighbours' cuts; what is tested is that none
-      // runs twice and every caller gets its outcome, not how many cuts one call survives.
-      retry: { budget: false, maxAttempts: 10 },
-      breaker: false,
-      channelOptions: {
-        'grpc.initial_reconnect_backoff_ms': 50,
-        'grpc.max_reconnect_backoff_ms': 200,
+  const client = loop.keep(
+    createResilientClient(
+      testServiceClient(),
+      proxies.map((proxy) => proxy.address),
+      {
+        // serverDeduplicates stays at its default, 'declared': the replicas' own word that their
+        // store is shared is what lets a keyed Charge be retried.
+        // Ten attempts: a cut drops every response on that connection, so an unmarked call can
+        // lose several attempts in a row to its neighbours' cuts; what is tested is that none
+        // runs twice and every caller gets its outcome, not how many cuts one call survives.
+        retry: { budget: false, maxAttempts: 10 },
+        breaker: false,
+        channelOptions: {
+          'grpc.initial_reconnect_backoff_ms': 50,
+          'grpc.max_reconnect_backoff_ms': 200,
+        },
       },
-    },
+    ),
   );
 
   // Until a replica has answered, the client has no word of its store: one uncut call each.
@@ -118,7 +115,7 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
     if (i === 300) throw new Error('a replica never answered');
     await Promise.all(
       Array.from({ length: 3 }, async () =>
-        expect((await callUnary(client!, 'GetItem', {})).status.code).toBe(0),
+        expect((await callUnary(client, 'GetItem', {})).status.code).toBe(0),
       ),
     );
   }
@@ -136,7 +133,7 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
         const metadata = behaviourMetadata({ callId: `call-${i}` });
         if (marked[i]) metadata.set('x-test-cut', '1');
         outcomes[i] = await callUnary<{ backend: string }>(
-          client!,
+          client,
           'Charge',
           { account: `a-${i}` },
           { metadata },
