@@ -6,6 +6,7 @@ import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
   callUnary,
+  loopbackFixture,
   testServiceClient,
   testServiceDefinition,
   waitUntil,
@@ -103,8 +104,7 @@ function serverCertificateCn(port: number): Promise<string> {
   });
 }
 
-let server: ResilientServer | undefined;
-const clients: grpc.Client[] = [];
+const loop = loopbackFixture(afterEach);
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grpc-resilience-mtls-'));
   openssl(
@@ -127,14 +127,10 @@ beforeAll(() => {
   activate('v1');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  server?.forceShutdown();
-  server = undefined;
-});
 
 async function start(): Promise<number> {
-  server = new ResilientServer({ health: false, admission: false });
+  const server = new ResilientServer({ health: false, admission: false });
+  loop.onClose(() => server.forceShutdown());
   server.addService(testServiceDefinition(), {
     GetItem(call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) {
       done(null, { value: peerIdentity(call.getAuthContext()) ?? 'anonymous' });
@@ -142,7 +138,7 @@ async function start(): Promise<number> {
   });
   const credentials = mtlsServerCredentials(files('server'));
   const port = await new Promise<number>((resolve, reject) =>
-    server!.bindAsync('127.0.0.1:0', credentials, (error, bound) =>
+    server.bindAsync('127.0.0.1:0', credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
@@ -154,9 +150,9 @@ function client(port: number, credentials: grpc.ChannelCredentials): TestService
   const Client = testServiceClient();
   // Its own subchannel pool: a second client must open its own connection, with what the
   // credentials hold now, rather than share the first one's.
-  const c = new Client(`127.0.0.1:${port}`, credentials, { 'grpc.use_local_subchannel_pool': 1 });
-  clients.push(c);
-  return c;
+  return loop.keep(
+    new Client(`127.0.0.1:${port}`, credentials, { 'grpc.use_local_subchannel_pool': 1 }),
+  );
 }
 
 it('rotating both sides on disk under load: 0 failed calls, new certificates within the refresh interval', async () => {
