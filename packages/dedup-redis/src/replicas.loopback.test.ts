@@ -136,7 +136,9 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
           client,
           'Charge',
           { account: `a-${i}` },
-          { metadata },
+          // Longer than the 5 s default: a call may wait out its neighbours' cuts, a replica's
+          // reconnect and a claim in flight, several times over on a loaded CI machine.
+          { metadata, timeoutMs: 30_000 },
         );
       }
     }),
