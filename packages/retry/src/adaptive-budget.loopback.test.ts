@@ -7,8 +7,7 @@ import {
 import {
   behaviourMetadata,
   callUnary,
-  createTestClient,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type Behaviour,
   type CallOutcome,
@@ -28,15 +27,11 @@ import {
  */
 const methods = methodsFromService(testServiceClient().service);
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
+const loop = loopbackFixture(afterEach);
 let giveUps: GiveUpEvent[];
 beforeEach(async () => {
-  backend = await startTestBackend();
+  backend = await loop.backend();
   giveUps = [];
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
 });
 
 /**
@@ -51,7 +46,7 @@ function client(
   budget: AdaptiveRetryBudget;
 } {
   const budget = new AdaptiveRetryBudget(options);
-  const c = createTestClient(backend.address, {
+  const c = loop.client(backend.address, {
     interceptors: [
       createRetryInterceptor({
         methods,
@@ -64,7 +59,6 @@ function client(
       ...(alsoInChain ? [budget.interceptor] : []),
     ],
   });
-  clients.push(c);
   return { client: c, budget };
 }
 

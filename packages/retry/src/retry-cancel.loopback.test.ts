@@ -5,9 +5,8 @@ import {
   callBidi,
   callUnary,
   extraStatusCount,
-  startTestBackend,
+  loopbackFixture,
   type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient } from './retry-test-client.test.helper';
 import type { RetryOptions } from './index';
@@ -16,22 +15,19 @@ import type { RetryingCall } from './retrying-call';
 /* A caller's cancel in each phase of a retried call ends it once, with CANCELLED, and no attempt
  * starts after it. */
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
+// Declared before the check below, so its teardown runs first (jest runs afterEach hooks in order).
+const loop = loopbackFixture(afterEach);
 let extraBefore: number;
 beforeEach(async () => {
-  backend = await startTestBackend();
+  backend = await loop.backend();
   extraBefore = extraStatusCount();
 });
 afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
   expect(extraStatusCount()).toBe(extraBefore);
 });
 
 function client(retry: RetryOptions, calls: RetryingCall[]) {
-  const c = createRetryTestClient(backend.address, retry, { calls });
-  clients.push(c);
-  return c;
+  return loop.keep(createRetryTestClient(backend.address, retry, { calls }));
 }
 
 it('while the first attempt is in flight', async () => {
@@ -107,12 +103,13 @@ it('while a retry replays a bidi stream, and after the stream committed', async 
       },
     });
   };
-  const retrying = createRetryTestClient(
-    backend.address,
-    { initialBackoffMs: 1, maxBackoffMs: 1 },
-    { calls, below: [cancelInReplay] },
+  const retrying = loop.keep(
+    createRetryTestClient(
+      backend.address,
+      { initialBackoffMs: 1, maxBackoffMs: 1 },
+      { calls, below: [cancelInReplay] },
+    ),
   );
-  clients.push(retrying);
   const replaying = callBidi(retrying, 'SyncItems', items, {
     metadata: behaviourMetadata({ callId: 'c', failCode: Status.UNAVAILABLE, failAttempts: 1 }),
     onCall: (call) => (cancelReplay = () => call.cancel()),

@@ -5,7 +5,7 @@ import {
   behaviourMetadata,
   callClientStream,
   callUnary,
-  startTestBackend,
+  loopbackFixture,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
@@ -15,19 +15,20 @@ import type { RetryingCall } from './retrying-call';
 
 /* Edges where a retried call could crash the process or never end. */
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
 let uncaught: unknown[];
 const onUncaught = (error: unknown) => uncaught.push(error);
 beforeEach(async () => {
-  backend = await startTestBackend();
   uncaught = [];
   process.on('uncaughtException', onUncaught);
 });
+// Declared before the fixture, so it runs before the teardown (jest runs afterEach hooks in order).
 afterEach(() => {
   process.off('uncaughtException', onUncaught);
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
   expect(uncaught.map(String)).toEqual([]);
+});
+const loop = loopbackFixture(afterEach);
+beforeEach(async () => {
+  backend = await loop.backend();
 });
 
 function client(
@@ -36,9 +37,7 @@ function client(
   above: grpc.Interceptor[] = [],
   below: grpc.Interceptor[] = [],
 ) {
-  const c = createRetryTestClient(backend.address, retry, { calls, above, below });
-  clients.push(c);
-  return c;
+  return loop.keep(createRetryTestClient(backend.address, retry, { calls, above, below }));
 }
 
 it('a replay into a call that acknowledges writes synchronously (an open circuit) does not overflow the stack', async () => {

@@ -8,7 +8,7 @@ import {
 import {
   behaviourMetadata,
   callUnary,
-  startTestBackend,
+  loopbackFixture,
   type Behaviour,
   type TestBackend,
   type TestServiceClient,
@@ -39,26 +39,22 @@ const retryInfoTrailer: grpc.ServerInterceptor = (_method, call) =>
   });
 
 let backend: TestBackend;
-const clients: TestServiceClient[] = [];
+const loop = loopbackFixture(afterEach);
 let giveUps: GiveUpEvent[];
 beforeEach(async () => {
-  backend = await startTestBackend({ serverOptions: { interceptors: [retryInfoTrailer] } });
+  backend = await loop.backend({ serverOptions: { interceptors: [retryInfoTrailer] } });
   giveUps = [];
-});
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend.kill();
 });
 
 function client(random = Math.random): TestServiceClient {
-  const c = createRetryTestClient(backend.address, {
-    initialBackoffMs: 20,
-    maxBackoffMs: 40,
-    random,
-    onGiveUp: (event) => giveUps.push(event),
-  });
-  clients.push(c);
-  return c;
+  return loop.keep(
+    createRetryTestClient(backend.address, {
+      initialBackoffMs: 20,
+      maxBackoffMs: 40,
+      random,
+      onGiveUp: (event) => giveUps.push(event),
+    }),
+  );
 }
 
 const exhausted = (callId: string, more: Behaviour = {}) => ({

@@ -3,22 +3,16 @@ import { status as Status } from '@grpc/grpc-js';
 import {
   behaviourMetadata,
   callBidi,
+  loopbackFixture,
   startTestBackend,
   type TestBackend,
-  type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createRetryTestClient } from './retry-test-client.test.helper';
 import type { RetryOptions } from './index';
 import type { RetryingCall } from './retrying-call';
 
 let backend: TestBackend | undefined;
-const clients: TestServiceClient[] = [];
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  backend?.kill();
-  backend = undefined;
-});
+const loop = loopbackFixture(afterEach);
 
 /**
  * Below the retry layer, each request message leaves 1 ms late, as on a slow link: a retry's
@@ -33,17 +27,13 @@ const slowLink: grpc.Interceptor = (options, nextCall) =>
 /** A client with the retry layer; `calls` receives each RetryingCall as it starts. */
 function retryingClient(address: string, retry: RetryOptions, calls: RetryingCall[] = []) {
   // The layer's budget is on here, as by default.
-  const client = createRetryTestClient(
-    address,
-    { budget: undefined, ...retry },
-    { calls, below: [slowLink] },
+  return loop.keep(
+    createRetryTestClient(address, { budget: undefined, ...retry }, { calls, below: [slowLink] }),
   );
-  clients.push(client);
-  return client;
 }
 
 it('bidi, 200 calls, 30% failing before the first reply: every message delivered once, in order', async () => {
-  backend = await startTestBackend();
+  backend = await loop.backend();
   const client = retryingClient(backend.address, {
     initialBackoffMs: 2,
     maxBackoffMs: 5,
@@ -74,7 +64,7 @@ it('bidi, 200 calls, 30% failing before the first reply: every message delivered
 });
 
 it('a commit in the middle of a replay: the rest of the kept messages and later writes still arrive', async () => {
-  backend = await startTestBackend();
+  backend = await loop.backend();
   const calls: RetryingCall[] = [];
   const client = retryingClient(backend.address, { initialBackoffMs: 1, maxBackoffMs: 1 }, calls);
   const items = Array.from({ length: 40 }, (_, i) => ({ id: `m${i}`, value: `v${i}` }));

@@ -13,13 +13,11 @@ import {
   callClientStream,
   callServerStream,
   callUnary,
-  createTestClient,
   extraStatusCount,
-  startChaosProxy,
+  loopbackFixture,
   startTestBackend,
   testServiceClient,
   type Behaviour,
-  type ChaosProxy,
   type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
@@ -32,28 +30,24 @@ import {
 
 const methods = methodsFromService(testServiceClient().service);
 let backend: TestBackend;
-let proxy: ChaosProxy | undefined;
-const clients: TestServiceClient[] = [];
 let giveUps: GiveUpEvent[];
 
 let extraStatusesBefore: number;
 beforeEach(async () => {
-  backend = await startTestBackend({ serverOptions: { interceptors: [createDedupInterceptor()] } });
+  backend = await loop.backend({ serverOptions: { interceptors: [createDedupInterceptor()] } });
   giveUps = [];
   extraStatusesBefore = extraStatusCount();
 });
-afterEach(async () => {
+// Declared before the fixture, so it runs before the teardown (jest runs afterEach hooks in order).
+afterEach(() => {
   // No call of the test delivered a second status, even one that arrived after its outcome.
   expect(extraStatusCount()).toBe(extraStatusesBefore);
-  for (const client of clients.splice(0)) client.close();
-  await proxy?.close();
-  proxy = undefined;
-  backend.kill();
 });
+const loop = loopbackFixture(afterEach);
 
 /** The client side of the layer as the factory composes it: deadline, key, retry. */
 function resilient(retry: RetryOptions = {}, address = backend.address): TestServiceClient {
-  const client = createTestClient(address, {
+  return loop.client(address, {
     interceptors: [
       createDeadlineInterceptor(),
       createIdempotencyKeyInterceptor({ methods }),
@@ -66,8 +60,6 @@ function resilient(retry: RetryOptions = {}, address = backend.address): TestSer
       }),
     ],
   });
-  clients.push(client);
-  return client;
 }
 
 const meta = (behaviour: Behaviour) => ({ metadata: behaviourMetadata(behaviour) });
@@ -110,7 +102,7 @@ it('3. non-idempotent call whose server applied the side effect then failed: not
 });
 
 it('4. keyed non-idempotent call, response lost to a reset after the side effect: retried, replayed, charged once', async () => {
-  proxy = await startChaosProxy(backend.address);
+  const proxy = await loop.proxy(backend.address);
   const client = resilient({ serverDeduplicates: true }, proxy.address);
   expect((await callUnary(client, 'GetItem', {})).status.code).toBe(Status.OK); // connected
   proxy.closeAfterBytes(1, 'downstream', 1); // the server's next answer never arrives
@@ -341,19 +333,16 @@ it('a unary call reset after its response headers is still retried when idempote
     setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 5);
   });
   await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-  try {
-    const port = (raw.address() as { port: number }).port;
-    const outcome = await callUnary(resilient({}, `127.0.0.1:${port}`), 'GetItem', {});
-    // grpc-js reports such a reset as INTERNAL "Received RST_STREAM…" or CANCELLED "Call cancelled".
-    expect(classifyStatus(outcome.status).origin).toBe('transport');
-    expect(outcome.headers).toBeDefined(); // the last attempt's headers still reach the caller
-    expect(streams).toBe(5);
-    expect(giveUps[0]).toMatchObject({ reason: 'max-attempts', attempts: 5 });
-    const charge = await callUnary(resilient({}, `127.0.0.1:${port}`), 'Charge', {});
-    expect(classifyStatus(charge.status).origin).toBe('transport');
-    expect(streams).toBe(6); // not idempotent: never twice
-  } finally {
-    for (const client of clients.splice(0)) client.close(); // the server's close waits for them
-    await new Promise((resolve) => raw.close(resolve));
-  }
+  // The server's close waits for the clients' connections: the fixture closes clients first.
+  loop.onClose(() => new Promise((resolve) => raw.close(resolve)));
+  const port = (raw.address() as { port: number }).port;
+  const outcome = await callUnary(resilient({}, `127.0.0.1:${port}`), 'GetItem', {});
+  // grpc-js reports such a reset as INTERNAL "Received RST_STREAM…" or CANCELLED "Call cancelled".
+  expect(classifyStatus(outcome.status).origin).toBe('transport');
+  expect(outcome.headers).toBeDefined(); // the last attempt's headers still reach the caller
+  expect(streams).toBe(5);
+  expect(giveUps[0]).toMatchObject({ reason: 'max-attempts', attempts: 5 });
+  const charge = await callUnary(resilient({}, `127.0.0.1:${port}`), 'Charge', {});
+  expect(classifyStatus(charge.status).origin).toBe('transport');
+  expect(streams).toBe(6); // not idempotent: never twice
 });
