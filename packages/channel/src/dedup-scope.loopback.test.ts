@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import {
   MemoryDedupStore,
@@ -9,8 +8,7 @@ import {
 import {
   behaviourMetadata,
   callUnary,
-  startChaosProxy,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   type ChaosProxy,
   type TestBackend,
@@ -23,33 +21,34 @@ import { createResilientClient, type ResilientConfig } from './index';
  * idempotent) whose response is cut after the charge ran may be retried only where the retry
  * cannot charge twice, which the servers themselves declare.
  */
-const backends: TestBackend[] = [];
-const proxies: ChaosProxy[] = [];
-const clients: grpc.Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const proxy of proxies.splice(0)) await proxy.close();
-  for (const backend of backends.splice(0)) backend.kill();
+const loop = loopbackFixture(afterEach);
+// This test's replicas, in order (the fixture closes them).
+let backends: TestBackend[];
+let proxies: ChaosProxy[];
+beforeEach(() => {
+  backends = [];
+  proxies = [];
 });
 
 async function replicas(stores: [DedupStore, DedupStore], config: ResilientConfig = {}) {
   for (const [i, store] of stores.entries()) {
-    const backend = await startTestBackend({
+    const backend = await loop.backend({
       name: `r${i}`,
       serverOptions: { interceptors: [createDedupInterceptor({ store })] },
     });
     backends.push(backend);
-    proxies.push(await startChaosProxy(backend.address));
+    proxies.push(await loop.proxy(backend.address));
   }
-  const client: TestServiceClient = createResilientClient(
-    testServiceClient(),
-    proxies.map((proxy) => proxy.address),
-    {
-      ...config,
-      retry: { initialBackoffMs: 1, maxBackoffMs: 5, budget: false, ...(config.retry || {}) },
-    },
+  const client: TestServiceClient = loop.keep(
+    createResilientClient(
+      testServiceClient(),
+      proxies.map((proxy) => proxy.address),
+      {
+        ...config,
+        retry: { initialBackoffMs: 1, maxBackoffMs: 5, budget: false, ...(config.retry || {}) },
+      },
+    ),
   );
-  clients.push(client);
   // Both replicas answer (the balancer favours the faster one, so call until each has, boundedly):
   // the client learns their scope.
   for (let i = 0; backends.some((b) => b.counters.calls === 0); i++) {

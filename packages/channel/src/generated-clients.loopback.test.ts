@@ -13,8 +13,7 @@ import {
   TEST_PROTO_PATH,
   behaviourMetadata,
   createLogSink,
-  startTestBackend,
-  type TestBackend,
+  loopbackFixture,
 } from '@grpc-resilience/testing';
 import { createResilientClient, type ClientConstructor } from './index';
 
@@ -107,12 +106,7 @@ function generateTsProto(name: string, options: string): TsProtoModule {
   return require(file) as TsProtoModule;
 }
 
-const backends: TestBackend[] = [];
-const clients: grpc.Client[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  for (const backend of backends.splice(0)) backend.kill();
-});
+const loop = loopbackFixture(afterEach);
 
 type Unary = (
   request: object,
@@ -127,13 +121,13 @@ async function attemptsOf(
   method: 'putItem' | 'charge',
   config: Parameters<typeof createResilientClient>[2] = {},
 ) {
-  const backend = await startTestBackend({ name: 'generated' });
-  backends.push(backend);
-  const client = createResilientClient(Client, backend.address, {
-    retry: { initialBackoffMs: 1 },
-    ...config,
-  });
-  clients.push(client);
+  const backend = await loop.backend({ name: 'generated' });
+  const client = loop.keep(
+    createResilientClient(Client, backend.address, {
+      retry: { initialBackoffMs: 1 },
+      ...config,
+    }),
+  );
   const callId = `${method}-${Math.random()}`;
   const metadata = behaviourMetadata({
     callId,

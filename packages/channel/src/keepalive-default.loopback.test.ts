@@ -3,6 +3,7 @@ import { STRICTEST_SERVER_POLICY, resolveKeepalive } from '@grpc-resilience/keep
 import {
   behaviourMetadata,
   callServerStream,
+  loopbackFixture,
   startPingEnforcingServer,
   testServiceClient,
   type PingEnforcingServer,
@@ -16,16 +17,13 @@ import { circuitBreakerOf, createResilientClient } from './index';
 const SCALE = 1000;
 const QUIET_MS = 1500;
 const TestService = testServiceClient();
-const clients: grpc.Client[] = [];
+const loop = loopbackFixture(afterEach);
 let enforcing: PingEnforcingServer;
 beforeEach(async () => {
   enforcing = await startPingEnforcingServer({
     minPingIntervalMs: STRICTEST_SERVER_POLICY.minPingIntervalMs / SCALE,
   });
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await enforcing.close();
+  loop.onClose(() => enforcing.close());
 });
 
 /** Client keepalive scaled down like the server; the rest of the config stays at its defaults. */
@@ -54,10 +52,9 @@ it('with defaults, a server stream quiet past the enforcement window draws no GO
   // The default, undeclared server: what createResilientClient resolves with no keepalive config.
   const defaults = resolveKeepalive(undefined);
   expect(defaults.keepaliveTimeMs).toBeGreaterThanOrEqual(330_000);
-  const client = createResilientClient(TestService, enforcing.address, {
-    keepalive: scaled(defaults),
-  });
-  clients.push(client);
+  const client = loop.keep(
+    createResilientClient(TestService, enforcing.address, { keepalive: scaled(defaults) }),
+  );
   const outcome = await quietStream(client);
   expect(outcome.status.code).toBe(grpc.status.OK);
   expect(outcome.messages).toHaveLength(2);
@@ -74,8 +71,9 @@ it('a client declared wrongly (grpc-resilience, 30 s pings) draws GOAWAY: not re
   for (let i = 1; i <= 6; i++) {
     // A fresh client, hence a fresh connection: grpc-js doubles the ping interval of a
     // connection's subchannel after each too_many_pings. Clients of one target share the breaker.
-    const client = createResilientClient(TestService, enforcing.address, { keepalive: wrong });
-    clients.push(client);
+    const client = loop.keep(
+      createResilientClient(TestService, enforcing.address, { keepalive: wrong }),
+    );
     const outcome = await quietStream(client);
     expect(outcome.status).toMatchObject({
       code: grpc.status.RESOURCE_EXHAUSTED,

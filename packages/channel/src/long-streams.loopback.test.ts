@@ -7,7 +7,7 @@ import {
   callUnary,
   createLogSink,
   createTestClient,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   testServiceDefinition,
   waitUntil,
@@ -24,25 +24,9 @@ const STREAM_MS = Number(process.env.LONG_STREAM_MS ?? 6_500);
 const INTERVAL_MS = 500;
 
 const TestService = testServiceClient();
-const backends: TestBackend[] = [];
-const clients: grpc.Client[] = [];
-const servers: grpc.Server[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  for (const backend of backends.splice(0)) backend.kill();
-  for (const server of servers.splice(0)) server.forceShutdown();
-});
-function keep<T extends grpc.Client>(client: T): T {
-  clients.push(client);
-  return client;
-}
-async function startBackends(n: number): Promise<TestBackend[]> {
-  const started = await Promise.all(
-    Array.from({ length: n }, (_, i) => startTestBackend({ name: `b${i}` })),
-  );
-  backends.push(...started);
-  return started;
-}
+const loop = loopbackFixture(afterEach);
+const startBackends = (n: number): Promise<TestBackend[]> =>
+  Promise.all(Array.from({ length: n }, (_, i) => loop.backend({ name: `b${i}` })));
 const total = (group: TestBackend[], read: (b: TestBackend) => number) =>
   group.reduce((sum, b) => sum + read(b), 0);
 
@@ -50,7 +34,7 @@ it(
   `a server stream and a bidi stream through createResilientClient live ${STREAM_MS} ms, until they end`,
   async () => {
     const [b] = await startBackends(1);
-    const client = keep(createResilientClient(TestService, b.address)); // no per-method config
+    const client = loop.keep(createResilientClient(TestService, b.address)); // no per-method config
     const messages = Math.ceil(STREAM_MS / INTERVAL_MS) + 1;
     const listed = callServerStream(
       client,
@@ -99,7 +83,7 @@ describe('streams ending by their own deadline and cancels propagated from upstr
   it('leave the breaker closed, every backend un-ejected, and nothing logged at warn', async () => {
     const group = await startBackends(3);
     const sink = createLogSink({ level: 'info' });
-    const toB = keep(
+    const toB = loop.keep(
       createResilientClient(
         TestService,
         group.map((b) => b.address),
@@ -133,7 +117,7 @@ describe('streams ending by their own deadline and cancels propagated from upstr
     // 2. Server A calls B through the layer; A's caller cancels once B is working on it.
     const downstream: grpc.StatusObject[] = [];
     const a = await startFrontend(toB, downstream);
-    const caller = keep(createTestClient(a));
+    const caller = loop.keep(createTestClient(a));
     for (let i = 0; i < N; i++) {
       for (const shape of ['unary', 'stream'] as const) {
         const seen = total(group, (b) => b.counters.calls);
@@ -189,7 +173,7 @@ async function startFrontend(
   downstream: grpc.StatusObject[],
 ): Promise<string> {
   const server = new grpc.Server(resilientServerOptions());
-  servers.push(server);
+  loop.onClose(() => server.forceShutdown());
   const hang = () => behaviourMetadata({ hang: true });
   server.addService(testServiceDefinition(), {
     GetItem(_call: unknown, callback: grpc.sendUnaryData<unknown>) {

@@ -2,30 +2,23 @@ import * as grpc from '@grpc/grpc-js';
 import {
   callUnary,
   createLogSink,
-  createTestClient,
+  loopbackFixture,
   testServiceDefinition,
   waitUntil,
 } from '@grpc-resilience/testing';
 import { createResilientServer, resilientServerOptions } from './index';
 
-const servers: grpc.Server[] = [];
-const clients: grpc.Client[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-  for (const server of servers.splice(0)) server.forceShutdown();
-});
+const loop = loopbackFixture(afterEach);
 
 async function serve(server: grpc.Server, implementation: grpc.UntypedServiceImplementation) {
-  servers.push(server);
+  loop.onClose(() => server.forceShutdown());
   server.addService(testServiceDefinition(), implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
-  const client = createTestClient(`127.0.0.1:${port}`);
-  clients.push(client);
-  return client;
+  return loop.client(`127.0.0.1:${port}`);
 }
 
 it('resilientServerOptions({ admission }) refuses what is over the limit, unrun', async () => {

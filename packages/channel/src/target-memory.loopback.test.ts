@@ -2,22 +2,14 @@ import { connectivityState as ConnectivityState, status as Status } from '@grpc/
 import { heldBalancerMemories } from '@grpc-resilience/load-balancer';
 import {
   callUnary,
-  startTestBackend,
+  loopbackFixture,
   testServiceClient,
   waitUntil,
-  type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { createResilientClient } from './client-factory';
 
-const opened: { backends: TestBackend[]; clients: TestServiceClient[] } = {
-  backends: [],
-  clients: [],
-};
-afterEach(() => {
-  for (const client of opened.clients.splice(0)) client.close();
-  for (const backend of opened.backends.splice(0)) backend.kill();
-});
+const loop = loopbackFixture(afterEach);
 
 async function sequential(client: TestServiceClient, n: number): Promise<number[]> {
   const codes: number[] = [];
@@ -28,25 +20,25 @@ async function sequential(client: TestServiceClient, n: number): Promise<number[
 
 it("an ejection survives grpc-js rebuilding the balancer (idle, or the watchdog's fresh channel)", async () => {
   const backends = await Promise.all([
-    startTestBackend({ name: 'healthy' }),
-    startTestBackend({ name: 'sick' }),
+    loop.backend({ name: 'healthy' }),
+    loop.backend({ name: 'sick' }),
   ]);
-  opened.backends.push(...backends);
   const memoriesBefore = heldBalancerMemories();
-  const client = createResilientClient(
-    testServiceClient(),
-    backends.map((b) => b.address),
-    {
-      retry: false,
-      breaker: false,
-      keepalive: { connectTimeoutMs: 300 },
-      loadBalancing: {
-        ejection: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionMs: 60_000 },
+  const client = loop.keep(
+    createResilientClient(
+      testServiceClient(),
+      backends.map((b) => b.address),
+      {
+        retry: false,
+        breaker: false,
+        keepalive: { connectTimeoutMs: 300 },
+        loadBalancing: {
+          ejection: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionMs: 60_000 },
+        },
+        channelOptions: { 'grpc.client_idle_timeout_ms': 1000 },
       },
-      channelOptions: { 'grpc.client_idle_timeout_ms': 1000 },
-    },
+    ),
   );
-  opened.clients.push(client);
   expect(heldBalancerMemories()).toBe(memoriesBefore + 1);
   const [healthy, sick] = backends;
   sick.behaviour = { failCode: Status.UNAVAILABLE };
