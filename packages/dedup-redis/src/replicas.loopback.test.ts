@@ -75,7 +75,15 @@ it(`three replicas on one Redis store: ${CALLS} keyed Charges, ${CUT_RATIO * 100
   const cut = new Set<string>();
   for (const name of ['r1', 'r2', 'r3']) {
     const index = backends.length;
-    const store = new RedisDedupStore({ redis: redis.client, keyPrefix: '{replicas}:' });
+    // A 3 s in-flight lease, not the 2 min default: when a cut lands before the handler runs,
+    // the test handler sees the cancel and returns without answering, and the layer cannot know
+    // it stopped, so its key stays claimed until the lease ends (by design: a handler that is
+    // still charging must not be run beside). The retries then wait the lease out, not 2 min.
+    const store = new RedisDedupStore({
+      redis: redis.client,
+      keyPrefix: '{replicas}:',
+      inFlightTtlMs: 3000,
+    });
     backends.push(
       await loop.backend({
         name,
