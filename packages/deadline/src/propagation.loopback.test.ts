@@ -144,7 +144,7 @@ it('the incoming deadline passing cancels the outgoing call, whose own deadline 
   const b = await startHop(0, c);
   const outcome = await callUnary(client(b.address), 'GetItem', {}, { timeoutMs: 150 });
   expect(outcome.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-  expect(outcome.durationMs).toBeLessThan(150 + 50);
+  expect(outcome.durationMs).toBeLessThan(150 + 1000); // the 150 ms, not C's 10 s (slack for CI)
   await waitUntil(() => c.abortedAt !== undefined);
 });
 

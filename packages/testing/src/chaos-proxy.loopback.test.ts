@@ -60,7 +60,7 @@ describe('chaos proxy', () => {
     const outcome = await pending;
     expect(outcome.status.code).toBe(Status.DEADLINE_EXCEEDED);
     expect(outcome.durationMs).toBeGreaterThanOrEqual(195);
-    expect(outcome.durationMs).toBeLessThan(200 + 50);
+    expect(outcome.durationMs).toBeLessThan(200 + 1000); // its deadline, not a hang (slack for CI)
     // The server did answer after 50 ms; the frozen proxy held the reply.
     expect(backend.counters.calls).toBe(2);
   });
