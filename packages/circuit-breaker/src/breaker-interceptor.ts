@@ -43,7 +43,8 @@ export interface CircuitBreakerInterceptor {
  * What counts, and how much, is `callOutcome`'s: transport failures and UNAVAILABLE,
  * DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED count 1, an application's UNKNOWN, INTERNAL, DATA_LOSS
  * or off-table code `applicationFailureWeight`; the caller's own errors and cancellations, a
- * stream ending by its own deadline and the layer's own refusals never count. While open, calls
+ * stream ending by its own deadline, a server shedding load (RESOURCE_EXHAUSTED with a retry
+ * hint) and the layer's own refusals never count. While open, calls
  * fail at once with UNAVAILABLE, details `circuit open for <name>`, trailer
  * `grpc-resilience-reason: circuit-open`, and nothing is sent; the retry interceptor never retries
  * that refusal. Probes start `halfOpenAfterMs` after opening and back off while they fail.

@@ -4,6 +4,7 @@ import {
   classifyStatus,
   isFromTrailers,
   isStreamOwnDeadline,
+  readRetryInfoMs,
 } from '@grpc-resilience/status';
 
 /**
@@ -17,10 +18,19 @@ import {
  *   thrown Error), INTERNAL, DATA_LOSS or a code outside the table: the process is up and
  *   answering, and such errors are as often one caller's bad input as a sick service, so they
  *   count `applicationFailureWeight`;
+ * - `shed`: the server refused the call to protect itself and said when to come back
+ *   (RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` or a `google.rpc.RetryInfo`, what an
+ *   adaptive concurrency limit answers): it is up and answering at once, so nothing counts, and a
+ *   probe so answered closes the circuit. Opening would fail for a second or more every call the
+ *   server would have admitted; the retry's pushback and the client throttle slow the caller;
  * - `neutral`: nothing learnt (the caller cancelled, a stream ended by its own deadline, the
  *   layer itself refused the call before sending it).
  */
-export type CallOutcome = 'success' | 'answered' | 'failure' | 'application-failure' | 'neutral';
+export type CallOutcome =
+  'success' | 'answered' | 'shed' | 'failure' | 'application-failure' | 'neutral';
+
+/** Trailer by which a server asks the client to wait before retrying (gRFC A6). */
+const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
 
 /**
  * Codes a server's application answers with when its own code failed. `code` is the class's, so
@@ -52,7 +62,19 @@ export function callOutcome(
     return 'neutral';
   }
   const cls = classifyStatus(status, { cancelledByCaller });
+  if (cls.origin === 'server' && isServerShedding(status)) return 'shed';
   if (!cls.breakerFailure) return cls.origin === 'server' ? 'answered' : 'neutral';
   if (cls.origin === 'server' && isApplicationCode(cls.code)) return 'application-failure';
   return 'failure';
+}
+
+/**
+ * A RESOURCE_EXHAUSTED a server sent with a retry hint: load shedding, not a quota or a sick
+ * target (gRFC A6's pushback is the server's own "not now"). A negative pushback ("do not
+ * retry") is still the server speaking for itself, so any hint counts.
+ */
+function isServerShedding(status: StatusObject): boolean {
+  if (status.code !== Status.RESOURCE_EXHAUSTED) return false;
+  if (status.metadata.get(PUSHBACK_METADATA_KEY).length > 0) return true;
+  return readRetryInfoMs(status.metadata) !== undefined;
 }

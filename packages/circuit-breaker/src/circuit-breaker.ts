@@ -117,8 +117,8 @@ export class CircuitBreaker {
 
   /**
    * Records how a call admitted by {@link admit} ended (see `CallOutcome`). A probe closes the
-   * circuit when the server answered at all (OK, the caller's error, its application's error: the
-   * target is up), and opens it again, for a longer wait, when it could not serve.
+   * circuit when the server answered at all (OK, the caller's error, its application's error, a
+   * refusal to shed load: the target is up), and opens it again, for a longer wait, when it could not serve.
    */
   record(outcome: CallOutcome, probe: boolean): void {
     if (probe) {

@@ -125,3 +125,27 @@ it("the layer's own refusals count for nothing: an inner breaker's circuit-open"
   expect(outer.stateOf()).toBe('closed');
   expect(fixture.backend.counters.calls).toBe(1);
 });
+
+it('a server shedding load (RESOURCE_EXHAUSTED with pushback) counts for nothing; without a hint it counts', async () => {
+  let now = 0;
+  const { breaker, client, changes } = stackClient({ consecutiveFailures: 3, now: () => now });
+  const shed = meta({ failCode: Status.RESOURCE_EXHAUSTED, pushbackMs: 1 });
+  for (let i = 0; i < 20; i++) {
+    const outcome = await callUnary(client, 'GetItem', {}, shed);
+    expect(outcome.status.code).toBe(Status.RESOURCE_EXHAUSTED);
+  }
+  expect(breaker.stateOf()).toBe('closed');
+  // Each of those reached the server and was retried after its pushback, to the last attempt.
+  expect(fixture.backend.counters.calls % 20).toBe(0);
+  expect(fixture.backend.counters.calls).toBeGreaterThan(20);
+  // A quota error without a hint is still the target failing to serve: three open it.
+  const quota = meta({ failCode: Status.RESOURCE_EXHAUSTED });
+  for (let i = 0; i < 3; i++) await callUnary(client, 'GetItem', {}, quota);
+  expect(breaker.stateOf()).toBe('open');
+  // A probe the server sheds closes it: the target is up and protecting itself.
+  now += 1000;
+  expect((await callUnary(client, 'GetItem', {}, shed)).status.code).toBe(
+    Status.RESOURCE_EXHAUSTED,
+  );
+  expect(changes.map((c) => c.to)).toEqual(['open', 'half-open', 'closed']);
+});
