@@ -62,7 +62,11 @@ test('counts kept in the layer: clients of one target add up in one series, and 
 test('turned-off instruments record nothing, the others as before, and sizes are not counted', async () => {
   const server = createServerMetrics({
     meterProvider: sdk.provider,
-    disabledMetrics: [INSTRUMENTS.serverDuration.name],
+    disabledMetrics: [
+      INSTRUMENTS.serverDuration.name,
+      INSTRUMENTS.serverSentBytes.name,
+      INSTRUMENTS.serverRcvdBytes.name,
+    ],
   })!;
   const own = await loop.backend({ serverOptions: { interceptors: [server.interceptor] } });
   const metrics = createClientMetrics({

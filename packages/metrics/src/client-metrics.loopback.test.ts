@@ -82,6 +82,8 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
       'grpc.client.attempt.started',
       'grpc.client.call.duration',
       'grpc.server.call.duration',
+      'grpc.server.call.rcvd_total_compressed_message_size',
+      'grpc.server.call.sent_total_compressed_message_size',
       'grpc.server.call.started',
       'grpc_resilience.client.deadline.headroom',
       'grpc_resilience.server.deadline.remaining',
@@ -94,6 +96,8 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
       'grpc.client.attempt.started': '{attempt}',
       'grpc.client.call.duration': 's',
       'grpc.server.call.duration': 's',
+      'grpc.server.call.rcvd_total_compressed_message_size': 'By',
+      'grpc.server.call.sent_total_compressed_message_size': 'By',
       'grpc.server.call.started': '{call}',
       'grpc_resilience.client.deadline.headroom': '1',
       'grpc_resilience.server.deadline.remaining': 's',
@@ -119,9 +123,15 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     expect(got.series('grpc.server.call.started')).toEqual([
       { attributes: { 'grpc.method': GET }, value: 1 },
     ]);
-    expect(
-      got.find('grpc.server.call.duration', { 'grpc.method': GET, 'grpc.status': 'OK' })!.count,
-    ).toBe(1);
+    const served = { 'grpc.method': GET, 'grpc.status': 'OK' };
+    expect(got.find('grpc.server.call.duration', served)!.count).toBe(1);
+    // The bytes one side sent are the bytes the other received.
+    expect(got.find('grpc.server.call.rcvd_total_compressed_message_size', served)!.sum).toBe(
+      serialized,
+    );
+    expect(got.find('grpc.server.call.sent_total_compressed_message_size', served)!.sum).toBe(
+      rcvd.sum,
+    );
     // Headroom: the share of 5 s the call did not use.
     const headroom = got.find('grpc_resilience.client.deadline.headroom', ok)!;
     expect(headroom.boundaries).toEqual(HEADROOM_BUCKETS);

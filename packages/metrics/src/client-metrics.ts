@@ -49,7 +49,7 @@ export function createClientMetrics(options?: MetricsOptions): ClientMetrics | u
     attemptInterceptor: createClientAttemptInterceptor(
       recorded,
       attributes,
-      countsSizes(resolved.disabledMetrics),
+      countsSizes(resolved.disabledMetrics, 'client'),
     ),
     watchBreaker(breaker) {
       let states = breakerStates.get(instruments);

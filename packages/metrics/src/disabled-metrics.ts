@@ -24,6 +24,8 @@ const PER_CALL = [
   'retryStopped',
   'serverStarted',
   'serverDuration',
+  'serverSentBytes',
+  'serverRcvdBytes',
   'serverDeadline',
   'serverRefused',
   'dedup',
@@ -80,7 +82,12 @@ export function withoutDisabled(
   return own as unknown as Instruments;
 }
 
-/** False when both message-size histograms are off: then the serializers are not wrapped. */
-export function countsSizes(disabled: ReadonlySet<PerCallKey>): boolean {
-  return !(disabled.has('attemptSentBytes') && disabled.has('attemptRcvdBytes'));
+/**
+ * False when both size histograms of a side (client attempts or server calls) are off: then the
+ * (de)serializers are not wrapped.
+ */
+export function countsSizes(disabled: ReadonlySet<PerCallKey>, side: 'client' | 'server'): boolean {
+  return side === 'client'
+    ? !(disabled.has('attemptSentBytes') && disabled.has('attemptRcvdBytes'))
+    : !(disabled.has('serverSentBytes') && disabled.has('serverRcvdBytes'));
 }

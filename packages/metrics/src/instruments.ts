@@ -22,6 +22,8 @@ export interface Instruments {
   readonly retryDelay: Histogram;
   /** Per server call: counted in the layer, read at collection. */
   readonly serverStarted: CountedSeries;
+  readonly serverSentBytes: Histogram;
+  readonly serverRcvdBytes: Histogram;
   readonly serverDuration: Histogram;
   readonly callRefused: Counter;
   readonly retryStopped: Counter;
@@ -76,6 +78,8 @@ function createInstruments(meter: Meter): Instruments {
     hedges: histogram($.hedges),
     retryDelay: histogram($.retryDelay),
     serverStarted: counted($.serverStarted),
+    serverSentBytes: histogram($.serverSentBytes),
+    serverRcvdBytes: histogram($.serverRcvdBytes),
     serverDuration: histogram($.serverDuration),
     callRefused: counter($.callRefused),
     retryStopped: counter($.retryStopped),

@@ -35,8 +35,27 @@ const countingDeserializers = new WeakMap<Deserialize, Deserialize>();
 export function countSizesOf(definition: Definition): boolean {
   if (definition[WRAPPED]) return true;
   if (Object.isFrozen(definition)) return false;
-  const serialize = definition.requestSerialize;
   const deserialize = definition.responseDeserialize;
+  let measuring = countingDeserializers.get(deserialize);
+  if (!measuring) {
+    measuring = (bytes: Buffer) => {
+      lastReceivedBytes = bytes.length;
+      return deserialize(bytes);
+    };
+    countingDeserializers.set(deserialize, measuring);
+  }
+  definition.requestSerialize = countingSerializer(definition.requestSerialize);
+  definition.responseDeserialize = measuring;
+  definition[WRAPPED] = true;
+  return true;
+}
+
+/**
+ * The counting version of a serializer (one per function, shared by client and server): the
+ * bytes it returns count toward the counter between {@link beginCounting} and
+ * {@link endCounting}.
+ */
+export function countingSerializer(serialize: Serialize): Serialize {
   let counting = countingSerializers.get(serialize);
   if (!counting) {
     counting = (message: unknown) => {
@@ -46,18 +65,7 @@ export function countSizesOf(definition: Definition): boolean {
     };
     countingSerializers.set(serialize, counting);
   }
-  let measuring = countingDeserializers.get(deserialize);
-  if (!measuring) {
-    measuring = (bytes: Buffer) => {
-      lastReceivedBytes = bytes.length;
-      return deserialize(bytes);
-    };
-    countingDeserializers.set(deserialize, measuring);
-  }
-  definition.requestSerialize = counting;
-  definition.responseDeserialize = measuring;
-  definition[WRAPPED] = true;
-  return true;
+  return counting;
 }
 
 /** From here until {@link endCounting}, serialized bytes count toward `counter`. */

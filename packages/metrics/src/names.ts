@@ -112,6 +112,18 @@ export const INSTRUMENTS = Object.freeze({
   ),
   // gRFC A66, server.
   serverStarted: spec('grpc.server.call.started', '{call}', 'Number of server calls started.'),
+  serverSentBytes: spec(
+    'grpc.server.call.sent_total_compressed_message_size',
+    'By',
+    'Compressed message bytes sent per server call.',
+    SIZE_BUCKETS_BYTES,
+  ),
+  serverRcvdBytes: spec(
+    'grpc.server.call.rcvd_total_compressed_message_size',
+    'By',
+    'Compressed message bytes received per server call.',
+    SIZE_BUCKETS_BYTES,
+  ),
   serverDuration: spec(
     'grpc.server.call.duration',
     's',

@@ -108,6 +108,8 @@ test('a scrape of the Prometheus endpoint has the usual names and passes promtoo
       'grpc_resilience_client_deadline_headroom_ratio',
       'grpc_resilience_client_retry_stopped_total',
       'grpc_server_call_duration_seconds',
+      'grpc_server_call_rcvd_total_compressed_message_size_bytes',
+      'grpc_server_call_sent_total_compressed_message_size_bytes',
       'grpc_server_call_started_total',
       'grpc_resilience_server_deadline_remaining_seconds',
       'target_info',

@@ -1,7 +1,7 @@
 import type { ServerInterceptor } from '@grpc/grpc-js';
 import { ConfigError } from '@grpc-resilience/status';
 import { AttributeCache } from './attributes';
-import { withoutDisabled } from './disabled-metrics';
+import { countsSizes, withoutDisabled } from './disabled-metrics';
 import { instrumentsOf } from './instruments';
 import { PACKAGE_VERSION } from './names';
 import { resolveMetricsOptions, type MetricsOptions } from './options';
@@ -40,6 +40,11 @@ export function createServerMetrics(
     recorded.serverStarted,
   );
   return {
-    interceptor: createServerMetricsInterceptor(recorded, attributes, idempotencyKeyHeader),
+    interceptor: createServerMetricsInterceptor(
+      recorded,
+      attributes,
+      idempotencyKeyHeader,
+      countsSizes(resolved.disabledMetrics, 'server'),
+    ),
   };
 }

@@ -1,15 +1,18 @@
+import * as grpc from '@grpc/grpc-js';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { createServerContextInterceptor } from '@grpc-resilience/deadline';
 import { createDedupInterceptor } from '@grpc-resilience/idempotency';
 import {
   TEST_METHODS,
+  behaviourMetadata,
   callUnary,
   createTestClient,
   startTestBackend,
   type TestBackend,
   type TestServiceClient,
+  testServiceDefinition,
 } from '@grpc-resilience/testing';
-import { createServerMetrics } from './index';
+import { INSTRUMENTS, SIZE_BUCKETS_BYTES, createServerMetrics } from './index';
 import { startSdkMetrics } from './sdk-reader.test.helper';
 
 const CHARGE = TEST_METHODS.charge.slice(1);
@@ -88,4 +91,103 @@ test("the server layer's refusals are counted by reason: a call arriving with to
   expect(
     got.find('grpc_resilience.server.deadline.remaining', { 'grpc.method': GET })!.sum,
   ).toBeLessThanOrEqual(0.5);
+});
+
+describe('message sizes (gRFC A66 server histograms)', () => {
+  const SENT = INSTRUMENTS.serverSentBytes.name;
+  const RCVD = INSTRUMENTS.serverRcvdBytes.name;
+  const service = testServiceDefinition();
+  // A client that keeps the replies' bytes as the server serialized them.
+  const raw = (bytes: Buffer) => bytes;
+  let rawClient: grpc.Client;
+  beforeEach(() => {
+    rawClient = new grpc.Client(backend.address, grpc.credentials.createInsecure());
+  });
+  afterEach(() => rawClient.close());
+
+  test('the exact names, units and buckets', async () => {
+    expect([SENT, RCVD]).toEqual([
+      'grpc.server.call.sent_total_compressed_message_size',
+      'grpc.server.call.rcvd_total_compressed_message_size',
+    ]);
+    const request = { id: 'a', value: 'hello' };
+    await new Promise<void>((resolve, reject) =>
+      rawClient.makeUnaryRequest(
+        TEST_METHODS.getItem,
+        service.GetItem.requestSerialize,
+        raw,
+        request,
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+    const got = await sdk.collect();
+    expect([got.unit(SENT), got.unit(RCVD)]).toEqual(['By', 'By']);
+    expect(got.series(SENT)[0].boundaries).toEqual(SIZE_BUCKETS_BYTES);
+    expect(got.series(RCVD)[0].boundaries).toEqual(SIZE_BUCKETS_BYTES);
+  });
+
+  test('a unary call: the request and the reply as serialized, under method and status', async () => {
+    const request = { id: 'a', value: 'hello' };
+    // A 3,000-byte payload puts the reply in the (2048, 4096] bucket.
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      rawClient.makeUnaryRequest(
+        TEST_METHODS.getItem,
+        service.GetItem.requestSerialize,
+        raw,
+        request,
+        behaviourMetadata({ responseBytes: 3000 }),
+        (error, bytes) => (error ? reject(error) : resolve(bytes!)),
+      ),
+    );
+    const got = await sdk.collect();
+    const ok = { 'grpc.method': GET, 'grpc.status': 'OK' };
+    expect(got.series(SENT).map((s) => s.attributes)).toEqual([ok]);
+    expect(got.series(RCVD).map((s) => s.attributes)).toEqual([ok]);
+    const sent = got.find(SENT, ok)!;
+    expect([sent.count, sent.sum]).toEqual([1, reply.length]);
+    expect(reply.length).toBeGreaterThan(3000);
+    expect(sent.bucketCounts![SIZE_BUCKETS_BYTES.indexOf(4096)]).toBe(1);
+    const rcvd = got.find(RCVD, ok)!;
+    expect([rcvd.count, rcvd.sum]).toEqual([1, service.GetItem.requestSerialize(request).length]);
+  });
+
+  test('a stream that fails after two replies: every message of the call, under its status', async () => {
+    const requests = [
+      { id: 'x', value: 'one' },
+      { id: 'yy', value: 'two' },
+      { id: 'zzz', value: 'three' },
+    ];
+    const replies: Buffer[] = [];
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = rawClient.makeBidiStreamRequest(
+        TEST_METHODS.syncItems,
+        service.SyncItems.requestSerialize,
+        raw,
+        behaviourMetadata({
+          failCode: Status.UNAVAILABLE,
+          failAfterMessages: 2,
+          responseBytes: 100,
+        }),
+      );
+      call.on('data', (bytes: Buffer) => replies.push(bytes));
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+      for (const request of requests) call.write(request);
+      call.end();
+    });
+    expect(status.code).toBe(Status.UNAVAILABLE);
+    expect(replies).toHaveLength(2);
+
+    const got = await sdk.collect();
+    const failed = { 'grpc.method': TEST_METHODS.syncItems.slice(1), 'grpc.status': 'UNAVAILABLE' };
+    expect(got.series(SENT).map((s) => [s.attributes, s.count])).toEqual([[failed, 1]]);
+    expect(got.find(SENT, failed)!.sum).toBe(replies[0].length + replies[1].length);
+    // The handler read all three requests before the third reply failed.
+    expect(backend.counters.messagesReceived).toBe(3);
+    const requestBytes = requests.map((r) => service.SyncItems.requestSerialize(r).length);
+    expect(got.find(RCVD, failed)).toMatchObject({
+      count: 1,
+      sum: requestBytes[0] + requestBytes[1] + requestBytes[2],
+    });
+  });
 });
