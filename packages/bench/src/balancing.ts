@@ -1,15 +1,14 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { createResilientClient, type ResilientConfig } from '@grpc-resilience/channel';
 import {
   callUnary,
   createTestClient,
-  startTestBackend,
   testServiceClient,
   type CallOutcome,
-  type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
-import { HealthImplementation } from 'grpc-health-check';
+import { startBalancingBackend, type BalancingBackend } from './balancing-backends';
 import { closedLoop } from './load-loops';
 import { percentile } from './measure';
 import { table } from './report';
@@ -26,6 +25,11 @@ export interface BalancingRow {
   p99Ms: number;
   /** Share of calls the row's watched backends served, %. */
   watchedSharePct: number;
+  /**
+   * The client's event-loop delay while the row ran, p50 ms: it is in every latency the
+   * balancer sees, so it hides any backend difference smaller than itself.
+   */
+  clientLagP50Ms: number;
   target: string;
   met?: boolean;
 }
@@ -54,10 +58,15 @@ function clientFor(kind: string, addresses: string[], config?: ResilientConfig):
 
 /** `calls` GetItem calls, IN_FLIGHT at a time; each outcome checked for OK and a backend name. */
 async function drive(client: TestServiceClient, calls: number, watched: Set<string>) {
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   const outcomes = await closedLoop(calls, IN_FLIGHT, () =>
     callUnary<{ backend?: string }>(client, 'GetItem', { id: 'x' }, { timeoutMs: 5000 }),
   );
-  return summarize(outcomes, watched);
+  lag.disable();
+  // The histogram counts the timer's own 1 ms resolution too.
+  const clientLagP50Ms = Math.max(0, lag.percentile(50) / 1e6 - 1);
+  return { ...summarize(outcomes, watched), clientLagP50Ms };
 }
 
 function summarize(outcomes: CallOutcome<{ backend?: string }>[], watched: Set<string>) {
@@ -78,22 +87,21 @@ function summarize(outcomes: CallOutcome<{ backend?: string }>[], watched: Set<s
   };
 }
 
+/**
+ * Runs `run` against one backend process per delay, named b0, b1, ...: in their own processes,
+ * so that the latency each shows the balancer is its own, not the client's event-loop lag.
+ */
 async function withBackends<T>(
   delays: number[],
-  run: (backends: TestBackend[], health: HealthImplementation[]) => Promise<T>,
+  run: (backends: BalancingBackend[]) => Promise<T>,
 ): Promise<T> {
   const backends = await Promise.all(
-    delays.map((delayMs, i) => startTestBackend({ name: `b${i}`, behaviour: { delayMs } })),
+    delays.map((delayMs, i) => startBalancingBackend(`b${i}`, delayMs, SERVICE)),
   );
-  const health = backends.map((backend) => {
-    const implementation = new HealthImplementation({ [SERVICE]: 'SERVING' });
-    implementation.addToServer(backend.server);
-    return implementation;
-  });
   try {
-    return await run(backends, health);
+    return await run(backends);
   } finally {
-    for (const backend of backends) backend.kill();
+    await Promise.all(backends.map((backend) => backend.stop()));
   }
 }
 
@@ -161,13 +169,9 @@ async function coldJoinRow(calls: number): Promise<BalancingRow> {
     try {
       const before = await drive(client, calls, new Set());
       const victim = backends[2];
-      victim.kill();
+      await victim.stop();
       await drive(client, 500, new Set()); // the others carry it while it is down
-      backends[2] = await startTestBackend({
-        name: 'b2',
-        port: victim.port,
-        behaviour: { delayMs: FAST_MS },
-      });
+      backends[2] = await startBalancingBackend('b2', FAST_MS, SERVICE, victim.port);
       const during = await drive(client, calls, new Set(['b2']));
       return {
         scenario: 'b2 restarts and joins cold (slow start 3 s)',
@@ -186,7 +190,7 @@ async function coldJoinRow(calls: number): Promise<BalancingRow> {
 async function notServingRows(calls: number): Promise<BalancingRow[]> {
   const rows: BalancingRow[] = [];
   for (const panicThreshold of [0, 0.5]) {
-    const row = await withBackends([FAST_MS, FAST_MS, FAST_MS], async (backends, health) => {
+    const row = await withBackends([FAST_MS, FAST_MS, FAST_MS], async (backends) => {
       const client = clientFor(
         'layer',
         backends.map((b) => b.address),
@@ -194,8 +198,10 @@ async function notServingRows(calls: number): Promise<BalancingRow[]> {
       );
       try {
         await drive(client, 500, new Set());
-        health[0].setStatus(SERVICE, 'NOT_SERVING');
-        health[1].setStatus(SERVICE, 'NOT_SERVING');
+        await Promise.all([
+          backends[0].setHealth('NOT_SERVING'),
+          backends[1].setHealth('NOT_SERVING'),
+        ]);
         await new Promise((resolve) => setTimeout(resolve, 1000));
         return await drive(client, calls, new Set(['b0', 'b1']));
       } finally {
@@ -227,7 +233,18 @@ export async function runBalancing(quick: boolean): Promise<BalancingRow[]> {
 
 export function balancingTable(rows: BalancingRow[]): string {
   return table(
-    ['scenario', 'config', 'calls', 'unexpected', 'p50 ms', 'p99 ms', 'watched %', 'target', 'met'],
+    [
+      'scenario',
+      'config',
+      'calls',
+      'unexpected',
+      'p50 ms',
+      'p99 ms',
+      'watched %',
+      'client lag p50 ms',
+      'target',
+      'met',
+    ],
     rows.map((r) => [
       r.scenario,
       r.config,
@@ -236,6 +253,7 @@ export function balancingTable(rows: BalancingRow[]): string {
       r.p50Ms.toFixed(1),
       r.p99Ms.toFixed(1),
       r.watchedSharePct.toFixed(1),
+      r.clientLagP50Ms.toFixed(1),
       r.target,
       r.met === undefined ? '' : r.met ? 'yes' : 'NO',
     ]),
