@@ -25,10 +25,11 @@ function window(
 }
 
 describe('ConcurrencyLimit', () => {
-  it('defaults: 1000 to start, 4 to 10000, tolerance 2', () => {
+  it('defaults: 20 to start, 4 to 10000, tolerance 1.5; a minLimit over 20 raises the start', () => {
     const resolved = resolveConcurrencyLimitOptions(undefined, 'admission');
-    expect(resolved).toMatchObject({ initialLimit: 1000, minLimit: 4, maxLimit: 10_000 });
-    expect(resolved.latencyTolerance).toBe(2);
+    expect(resolved).toMatchObject({ initialLimit: 20, minLimit: 4, maxLimit: 10_000 });
+    expect(resolved.latencyTolerance).toBe(1.5);
+    expect(resolveConcurrencyLimitOptions({ minLimit: 50 }, 'admission').initialLimit).toBe(50);
   });
 
   it('never moves while the calls in flight stay under half the limit and latency within 2x tolerance', () => {
@@ -50,7 +51,7 @@ describe('ConcurrencyLimit', () => {
   });
 
   it('halves at most per window while latency is past tolerance and the limit is in use', () => {
-    const limit = limiter({ initialLimit: 100 });
+    const limit = limiter({ initialLimit: 100, latencyTolerance: 2 });
     window(limit, 0, 2, 10); // unloaded: 2 ms
     window(limit, 100, 40, 100); // 20x slower, limit full
     expect(limit.limit).toBe(50);
@@ -60,12 +61,36 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(1);
   });
 
-  it('grows by its square root while within tolerance and in use, up to maxLimit', () => {
-    const limit = limiter({ initialLimit: 4, maxLimit: 20 });
+  it('doubles while in use until the first window past tolerance, then grows by its square root', () => {
+    const limit = limiter({ initialLimit: 4, maxLimit: 100 });
     window(limit, 0, 2, 4);
-    expect(limit.limit).toBe(6);
-    for (let w = 1; w < 20; w++) window(limit, w * 100, 3, limit.limit);
-    expect(limit.limit).toBe(20);
+    expect(limit.limit).toBe(8);
+    window(limit, 100, 2, 8);
+    expect(limit.limit).toBe(16);
+    window(limit, 200, 2, 4); // not in use: stays
+    expect(limit.limit).toBe(16);
+    window(limit, 300, 10, 16); // past tolerance: shrinks, and slow start is over
+    expect(limit.limit).toBe(8);
+    window(limit, 400, 2, 8);
+    expect(limit.limit).toBe(11); // 8 + sqrt(8), rounded up
+    for (let w = 5; w < 40; w++) window(limit, w * 100, 3, limit.limit);
+    expect(limit.limit).toBe(100);
+  });
+
+  it('never shrinks below what the window sustained: completions per ms times the unloaded latency', () => {
+    // 10 ms calls, 160 completing per 100 ms window: 16 in flight carry that without queueing.
+    const limit = limiter({ initialLimit: 64 });
+    const busyWindow = (start: number, latencyMs: number, inFlight: number) => {
+      limit.onAdmit(inFlight);
+      for (let i = 1; i <= 160; i++) limit.onSample(latencyMs, start + i * 0.625, () => 0);
+    };
+    busyWindow(0, 10, 8);
+    busyWindow(100, 200, 64); // 20x the unloaded latency: halves
+    expect(limit.limit).toBe(32);
+    busyWindow(200, 200, 32);
+    expect(limit.limit).toBe(16);
+    busyWindow(300, 200, 16);
+    expect(limit.limit).toBe(16); // would halve to 8; 1.6 per ms x 10 ms is 16
   });
 
   it('shrinks on event-loop delay past its threshold even when latency looks fine', () => {

@@ -3,9 +3,12 @@ import { integerOption, numberOption, objectOption } from '@grpc-resilience/stat
 /** Options of {@link ConcurrencyLimit}. Every field is optional. */
 export interface ConcurrencyLimitOptions {
   /**
-   * The limit before any measurement, calls. Default 1000, from `minLimit` to `maxLimit`: far
-   * above what a service at normal load has in flight, so that only measured overload lowers it
-   * (halving per window at most: from 1000 to a handful within about a second).
+   * The limit before any measurement, calls. Default 20 (Netflix Gradient2's initial limit), from
+   * `minLimit` to `maxLimit`. grpc-js reads many requests' headers in one socket read, before any
+   * handler has run or any latency is known: a start of 1000 admitted a first burst of hundreds
+   * whole and blocked the event loop for seconds. Until the first window past tolerance the limit
+   * doubles each window it is in use with latency within tolerance (a slow start, as TCP's), so a
+   * service with more in flight reaches its level within a few windows.
    */
   initialLimit?: number;
   /**
@@ -18,8 +21,9 @@ export interface ConcurrencyLimitOptions {
   maxLimit?: number;
   /**
    * How far the average latency of a window may rise above the unloaded latency before the limit
-   * shrinks, as a ratio. Default 2 (Netflix Gradient2 `rttTolerance` 1.5; Envoy's buffer 25%
-   * is 1.25), from 1.05 to 10.
+   * shrinks, as a ratio. Default 1.5 (Netflix Gradient2 `rttTolerance` 1.5; Envoy's buffer 25%
+   * is 1.25), from 1.05 to 10. Admitted calls queue for at most about this much of their
+   * unloaded time: at 2 the p99 of admitted calls sat past twice the unloaded p99.
    */
   latencyTolerance?: number;
   /** Length of a measuring window, ms. Default 100, from 10 to 10000 (Envoy's sample window). */
@@ -82,13 +86,18 @@ export function resolveConcurrencyLimitOptions(
     max: 100_000,
   });
   return Object.freeze({
-    initialLimit: integerOption(at('initialLimit'), input.initialLimit, Math.min(1000, maxLimit), {
-      min: minLimit,
-      max: maxLimit,
-    }),
+    initialLimit: integerOption(
+      at('initialLimit'),
+      input.initialLimit,
+      clamp(20, minLimit, maxLimit),
+      {
+        min: minLimit,
+        max: maxLimit,
+      },
+    ),
     minLimit,
     maxLimit,
-    latencyTolerance: numberOption(at('latencyTolerance'), input.latencyTolerance, 2, {
+    latencyTolerance: numberOption(at('latencyTolerance'), input.latencyTolerance, 1.5, {
       min: 1.05,
       max: 10,
     }),
@@ -108,16 +117,23 @@ export function resolveConcurrencyLimitOptions(
   });
 }
 
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
  * Gradient limiters: each window compares the average latency of the calls it completed with
  * the unloaded latency (the least seen). Above `latencyTolerance` times that, calls are queueing
- * somewhere (in Node: behind each other on the event loop), so the limit shrinks by the ratio
- * (at most by half per window) while the calls in flight reach half the limit; past twice the
+ * (behind each other on the event loop, or for a pool's slots), so the limit shrinks by the
+ * ratio (at most by half per window) while the calls in flight reach half the limit; past the
  * tolerance with fewer in flight but the event loop late past its threshold, it comes down to
- * twice their peak first. At or below the
- * tolerance, while in use, it grows by its square root. A service whose latency does not rise
- * never moves it, and a limit at twice the peak refuses nothing: at normal load nothing is
+ * twice their peak first. It never shrinks below what the window sustained: its completions per
+ * ms times the unloaded latency (Little's law: the calls in flight that the same throughput needs
+ * without queueing), so a limit over-corrected by a noisy window cannot starve a server that
+ * could serve more. At or below the tolerance, while in use, it grows: doubling until the first
+ * window past tolerance (slow start), then by its square root. A service whose latency does not
+ * rise never shrinks it, and a limit at twice the peak refuses nothing: at normal load nothing is
  * refused. Pure logic: the caller feeds samples and the clock.
  */
 export class ConcurrencyLimit {
@@ -127,6 +143,8 @@ export class ConcurrencyLimit {
   private samples = 0;
   private latencySumMs = 0;
   private peakInFlight = 0;
+  /** Doubling while in use and within tolerance, until the first window past it. */
+  private slowStart = true;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
   private expectedMs = 0;
 
@@ -183,16 +201,21 @@ export class ConcurrencyLimit {
     if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
     const inUse = this.peakInFlight >= this.current / 2;
     if (gradient < 1 && inUse) {
-      this.current = Math.max(minLimit, Math.floor(this.current * Math.max(0.5, gradient)));
+      this.slowStart = false;
+      const sustained = Math.floor((this.samples / (now - this.windowStart)) * this.minLatencyMs);
+      const shrunk = Math.floor(this.current * Math.max(0.5, gradient));
+      this.current = Math.max(minLimit, Math.min(this.current, Math.max(shrunk, sustained)));
     } else if (gradient < 1 && loopLate) {
       // Latency past tolerance, the event loop late past its threshold, and the limit far above
       // what is in flight: this process is overloaded and the limit too high to stop it. Down to
       // twice the peak (which refuses nothing yet); the windows after shrink it from there while
       // it lasts. Latency alone, with a punctual event loop, moves nothing here: the calls are
       // slow elsewhere (I/O, a mix of slow methods) or merely queue behind each other.
+      this.slowStart = false;
       this.current = Math.max(minLimit, Math.min(this.current, 2 * this.peakInFlight));
     } else if (gradient >= 1 && inUse) {
-      this.current = Math.min(maxLimit, Math.ceil(this.current + Math.sqrt(this.current)));
+      const grown = this.slowStart ? 2 * this.current : this.current + Math.sqrt(this.current);
+      this.current = Math.min(maxLimit, Math.ceil(grown));
     }
     this.minLatencyMs *= this.options.minLatencyDrift;
     this.windowStart = now;
