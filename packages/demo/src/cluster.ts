@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import {
   startChaosProxy,
   startTestBackend,
@@ -10,14 +11,16 @@ export class Cluster {
   private constructor(
     readonly backends: TestBackend[],
     readonly proxies: ChaosProxy[],
+    private readonly serverOptions: grpc.ServerOptions | undefined,
   ) {}
 
-  static async start(size = 3): Promise<Cluster> {
+  /** Starts `size` backends, each a grpc-js server built with `serverOptions` (restarts too). */
+  static async start(size = 3, serverOptions?: grpc.ServerOptions): Promise<Cluster> {
     const backends = await Promise.all(
-      Array.from({ length: size }, (_, i) => startTestBackend({ name: `b${i}` })),
+      Array.from({ length: size }, (_, i) => startTestBackend({ name: `b${i}`, serverOptions })),
     );
     const proxies = await Promise.all(backends.map((backend) => startChaosProxy(backend.address)));
-    return new Cluster(backends, proxies);
+    return new Cluster(backends, proxies, serverOptions);
   }
 
   /** Where clients connect: the proxies. */
@@ -37,7 +40,11 @@ export class Cluster {
   /** Starts a killed backend again on its old port. */
   async restart(index: number): Promise<void> {
     const old = this.backends[index];
-    this.backends[index] = await startTestBackend({ name: old.name, port: old.port });
+    this.backends[index] = await startTestBackend({
+      name: old.name,
+      port: old.port,
+      serverOptions: this.serverOptions,
+    });
     // Carry the count over, so serverCalls keeps growing across the restart.
     this.backends[index].counters.calls += old.counters.calls;
   }

@@ -24,7 +24,7 @@ it('gives the plain client the keepalive channel options the layer runs, and no 
 });
 
 it('runs every phase through both clients, checks every outcome, and draws them', async () => {
-  const run = await runDemo({ phaseMs: 600, recoveryMs: 600, callsPerSecond: 50 });
+  const run = await runDemo({ phaseMs: 600, recoveryMs: 600, callsPerSecond: 50, metricsPort: 0 });
   const results = run.phases;
   expect(results.map((r) => r.name)).toEqual([
     'healthy',

@@ -1,10 +1,14 @@
 import { DEFAULT_CALL_DEADLINE_MS } from './configs';
+import { DEFAULT_METRICS_PORT, METRICS_PORT_ENV } from './metrics-endpoint';
+import { layerSuccessPercent } from './report';
 import { DEFAULT_RESULTS_DIR, renderHeader, renderSummary, writeResults } from './results';
 import { runDemo } from './run-demo';
 
 /**
- * `npm run demo [-- --phase-ms 5000 --recovery-ms 35000 --rate 100 --out DIR]`: about 70 s, then
- * the report, also written with the chart to packages/demo/results (or DIR).
+ * `npm run demo [-- --phase-ms 5000 --recovery-ms 35000 --rate 100 --out DIR --metrics-port N]`:
+ * about 75 s, then the report, also written with the chart to packages/demo/results (or DIR).
+ * The layer's metrics are at http://127.0.0.1:9464/metrics while it runs (`--metrics-port`, or
+ * DEMO_METRICS_PORT; 0 for any free port; a port in use falls back to a free one).
  */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -18,6 +22,13 @@ async function main(): Promise<void> {
   const out = outIndex === -1 ? DEFAULT_RESULTS_DIR : args[outIndex + 1];
   if (!out) throw new Error('--out takes a directory');
   const callsPerSecond = flag('--rate', 100);
+  const portIndex = args.indexOf('--metrics-port');
+  // Checked by the endpoint (an integer from 0 to 65535), which names the option it came from.
+  const metricsPort = Number(
+    portIndex === -1
+      ? (process.env[METRICS_PORT_ENV] ?? DEFAULT_METRICS_PORT)
+      : args[portIndex + 1],
+  );
   const deadlineMs = DEFAULT_CALL_DEADLINE_MS;
   const tty = process.stdout.isTTY === true;
   console.log(`${renderHeader(callsPerSecond, deadlineMs)}\n`);
@@ -26,6 +37,12 @@ async function main(): Promise<void> {
     recoveryMs: flag('--recovery-ms', 35_000),
     callsPerSecond,
     deadlineMs,
+    metricsPort,
+    onMetricsEndpoint: ({ url, busyPort }) =>
+      console.log(
+        `${busyPort === undefined ? '' : `port ${busyPort} is in use: `}` +
+          `the layer's metrics: curl ${url} while the demo runs\n`,
+      ),
     onPhaseStart: (phase, index, count) =>
       console.log(
         `[${index + 1}/${count}] ${phase.name}, ${(phase.durationMs / 1000).toFixed(1)} s: ${phase.fault}`,
@@ -36,7 +53,7 @@ async function main(): Promise<void> {
       else if (Math.round(elapsedMs / 1000) % 5 === 0) console.log(`  ${line}`);
     },
     onPhaseEnd: (r) => {
-      const line = `  done: grpc-resilience ${r.layer.successPercent.toFixed(1)}% ok, plain grpc-js ${r.plain.successPercent.toFixed(1)}% ok`;
+      const line = `  done: grpc-resilience ${layerSuccessPercent(r).toFixed(1)}% ok, plain grpc-js ${r.plain.successPercent.toFixed(1)}% ok`;
       process.stdout.write(tty ? `\r${line.padEnd(100)}\n` : `${line}\n`);
     },
   });

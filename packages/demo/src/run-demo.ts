@@ -1,8 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import { circuitBreakerOf, createResilientClient } from '@grpc-resilience/channel';
+import { createResilientClient } from '@grpc-resilience/channel';
+import { createServerMetrics } from '@grpc-resilience/metrics';
 import { callUnary, testServiceClient, type TestServiceClient } from '@grpc-resilience/testing';
 import { Cluster } from './cluster';
 import { DEFAULT_CALL_DEADLINE_MS, LAYER_CONFIG, plainChannelOptions } from './configs';
+import { LayerFigures } from './layer-figures';
+import {
+  DEFAULT_METRICS_PORT,
+  startMetricsEndpoint,
+  type MetricsEndpoint,
+} from './metrics-endpoint';
 import { demoPhases, type Phase } from './phases';
 import type { PhaseResult } from './report';
 import { PhaseStats, Timeline } from './stats';
@@ -23,21 +30,50 @@ export interface DemoOptions {
   onPhaseStart?: (phase: Phase, index: number, count: number) => void;
   /** Called about once a second with a one-line report of the phase so far. */
   onTick?: (line: string, phase: Phase, elapsedInPhaseMs: number) => void;
-  /** Called when a phase ends. */
-  onPhaseEnd?: (result: PhaseResult) => void;
+  /**
+   * Called when a phase ends, its figures collected; the next phase starts once a returned
+   * promise settles (a scrape of `/metrics` then shows exactly the totals the phase ended with).
+   */
+  onPhaseEnd?: (result: PhaseResult) => void | Promise<void>;
+  /**
+   * Port of the `/metrics` endpoint on 127.0.0.1, served for the whole run. Default 9464; 0
+   * takes any free port, and a port in use falls back to a free one.
+   */
+  metricsPort?: number;
+  /** Called once the endpoint listens, before the first phase: where to scrape. */
+  onMetricsEndpoint?: (endpoint: Pick<MetricsEndpoint, 'url' | 'busyPort'>) => void;
 }
 
 /** The whole run: each phase, and both clients' success per second from the first call. */
 export interface DemoRun {
   phases: PhaseResult[];
   timeline: { layer: Timeline; plain: Timeline };
+  /** Where the run served its metrics (closed when the run ended). */
+  metricsUrl: string;
 }
 
 const PROBE_ID = 'item-42';
 const BACKENDS = new Set(['b0', 'b1', 'b2']);
 
-/** Runs the phases against two identical clusters, one through the layer, one through plain grpc-js. */
+/**
+ * Runs the phases against two identical clusters, one through the layer, one through plain
+ * grpc-js, with the layer's metrics served at `/metrics` for the whole run.
+ */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
+  // Registered before any client or server is built: the layer binds its instruments then.
+  const endpoint = await startMetricsEndpoint(options.metricsPort ?? DEFAULT_METRICS_PORT);
+  try {
+    options.onMetricsEndpoint?.({ url: endpoint.url, busyPort: endpoint.busyPort });
+    return { ...(await runPhases(options, endpoint)), metricsUrl: endpoint.url };
+  } finally {
+    await endpoint.close();
+  }
+}
+
+async function runPhases(
+  options: DemoOptions,
+  endpoint: MetricsEndpoint,
+): Promise<Omit<DemoRun, 'metricsUrl'>> {
   const {
     phaseMs = 5000,
     recoveryMs = 35_000,
@@ -49,7 +85,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   } = options;
   const phases = demoPhases(phaseMs, recoveryMs);
   const TestService = testServiceClient();
-  const [layerCluster, plainCluster] = [await Cluster.start(), await Cluster.start()];
+  // The layer's cluster serves through the layer's server metrics, and nothing else of its
+  // server kit, so both clusters' backends behave alike; plain grpc-js has no metrics at all.
+  const serverMetrics = createServerMetrics();
+  if (!serverMetrics) throw new Error("the demo's MeterProvider is not registered");
+  const [layerCluster, plainCluster] = [
+    await Cluster.start(3, { interceptors: [serverMetrics.interceptor] }),
+    await Cluster.start(),
+  ];
+  // LAYER_CONFIG says nothing of metrics: the layer records into the registered provider.
   const layer = createResilientClient(TestService, layerCluster.addresses, LAYER_CONFIG);
   const plain = new TestService(
     `ipv4:${plainCluster.addresses.join(',')}`,
@@ -62,10 +106,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   let current: PhaseResult | undefined;
   // When the current phase's traffic started, ms from the start of the run.
   let currentStartMs = 0;
-  circuitBreakerOf(layer)?.onStateChange(({ to }) => {
-    if (to === 'open' && current) current.layer.breakerOpens++;
-  });
-
   const startedAt = performance.now();
   const inFlight = new Set<Promise<void>>();
   const fire = (client: TestServiceClient, side: 'layer' | 'plain') => {
@@ -107,6 +147,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   };
 
   try {
+    // Cumulative totals at the end of the previous phase: a phase's figures are the increase.
+    let totals = await LayerFigures.collect(endpoint.exporter);
     for (const [index, phase] of phases.entries()) {
       current = {
         name: phase.name,
@@ -115,6 +157,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
         durationMs: phase.durationMs,
         layer: new PhaseStats(),
         plain: new PhaseStats(),
+        layerMetrics: LayerFigures.NONE,
       };
       onPhaseStart?.(phase, index, phases.length);
       const serverCallsAt = [layerCluster.serverCalls, plainCluster.serverCalls];
@@ -147,8 +190,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       await Promise.all([phase.end?.(layerCluster), phase.end?.(plainCluster)]);
       current.layer.serverCalls = layerCluster.serverCalls - serverCallsAt[0];
       current.plain.serverCalls = plainCluster.serverCalls - serverCallsAt[1];
+      const now = await LayerFigures.collect(endpoint.exporter);
+      current.layerMetrics = now.since(totals);
+      totals = now;
       results.push(current);
-      onPhaseEnd?.(current);
+      await onPhaseEnd?.(current);
     }
   } finally {
     layer.close();

@@ -4,8 +4,9 @@ import { status as Status } from '@grpc/grpc-js';
 export class PhaseStats {
   calls = 0;
   ok = 0;
+  /** Retries, from the layer's `grpc-resilience-attempts` trailer; the table reads its metrics. */
   retries = 0;
-  breakerOpens = 0;
+  /** Calls that reached the cluster's backends, counted by the backends themselves. */
   serverCalls = 0;
   outlivedDeadline = 0;
   /** Calls that ended OK with a reply that was not the answer to the request: must stay 0. */
