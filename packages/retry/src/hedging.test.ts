@@ -60,6 +60,13 @@ describe('hedging', () => {
       minSamples: 50,
       maxExtraLoad: 0.05,
     });
+    // Finagle's one knob: the delay's percentile follows the extra load unless set.
+    expect(resolveHedgingOptions('h', { maxExtraLoad: 0.02 })!.percentile).toBe(0.98);
+    expect(resolveHedgingOptions('h', { maxExtraLoad: 0.8 })!.percentile).toBe(0.5);
+    expect(resolveHedgingOptions('h', { maxExtraLoad: 0 })!.percentile).toBe(0.999);
+    expect(resolveHedgingOptions('h', { maxExtraLoad: 0.02, percentile: 0.9 })!.percentile).toBe(
+      0.9,
+    );
     expect(() => resolveHedgingOptions('retry.hedging', { percentile: 1 })).toThrow(
       'retry.hedging.percentile must be a finite number from 0.5 to 0.999, received 1',
     );

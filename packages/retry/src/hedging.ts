@@ -1,4 +1,5 @@
 import { ConfigError, integerOption, numberOption, objectOption } from '@grpc-resilience/status';
+import { HedgeAllowance } from './hedge-allowance';
 import { LATENCY_WINDOW_SIZE, LatencyWindow } from './latency-window';
 
 /**
@@ -8,9 +9,10 @@ import { LATENCY_WINDOW_SIZE, LatencyWindow } from './latency-window';
  */
 export interface HedgingOptions {
   /**
-   * Percentile of the method's recent successful-attempt latency after which a hedge is sent,
-   * from 0.5 to 0.999. Default 0.95 (the "tail at scale" choice; Finagle derives it from its
-   * `maxExtraLoad`). grpc-js: `hedgingPolicy.hedgingDelay`, which is fixed.
+   * Percentile of the method's recent first-attempt latency after which a hedge is sent, from
+   * 0.5 to 0.999. Default `1 - maxExtraLoad` (0.95 by default, the "tail at scale" choice), as
+   * Finagle derives it, so that the calls slow enough to hedge are about as many as the cap
+   * allows. grpc-js: `hedgingPolicy.hedgingDelay`, which is fixed.
    */
   percentile?: number;
   /** Floor of the hedge delay, ms, from 0 to 60000. Default 10. */
@@ -23,9 +25,11 @@ export interface HedgingOptions {
    */
   minSamples?: number;
   /**
-   * Hedges allowed per hedgeable call, from 0 to 1. Default 0.05 (5 % extra attempts at most,
-   * plus a burst of 10). Each hedge is also taken from the retry budget. Finagle:
-   * `maxExtraLoad`.
+   * Hedges allowed per hedgeable call, from 0 to 1 (used in thousandths, rounded down). Default
+   * 0.05. A bucket that starts empty earns this per hedgeable call, so from a client's first
+   * call its hedges never exceed this share of its calls; at most 10 are banked for a burst of
+   * slow calls. Each hedge is also taken from the retry budget. 0 sends no hedge. Finagle:
+   * `BackupRequestFilter`'s `maxExtraLoad`.
    */
   maxExtraLoad?: number;
 }
@@ -46,8 +50,8 @@ const HEDGING_OPTION_KEYS = [
   'maxExtraLoad',
 ] as const;
 
-/** Hedges that may be spent at once after a quiet spell. */
-const BURST = 10;
+const MIN_PERCENTILE = 0.5;
+const MAX_PERCENTILE = 0.999;
 
 /** Validates `hedging`: false or absent turns it off, true takes the defaults. */
 export function resolveHedgingOptions(
@@ -71,10 +75,16 @@ export function resolveHedgingOptions(
       maxDelayMs,
     );
   }
+  const maxExtraLoad = numberOption(`${path}.maxExtraLoad`, input.maxExtraLoad, 0.05, {
+    min: 0,
+    max: 1,
+  });
+  // Finagle's single knob: the delay is the latency that about `maxExtraLoad` of calls exceed.
+  const percentile = Math.min(MAX_PERCENTILE, Math.max(MIN_PERCENTILE, 1 - maxExtraLoad));
   return Object.freeze({
-    percentile: numberOption(`${path}.percentile`, input.percentile, 0.95, {
-      min: 0.5,
-      max: 0.999,
+    percentile: numberOption(`${path}.percentile`, input.percentile, percentile, {
+      min: MIN_PERCENTILE,
+      max: MAX_PERCENTILE,
     }),
     minDelayMs,
     maxDelayMs,
@@ -82,23 +92,21 @@ export function resolveHedgingOptions(
       min: 1,
       max: LATENCY_WINDOW_SIZE,
     }),
-    maxExtraLoad: numberOption(`${path}.maxExtraLoad`, input.maxExtraLoad, 0.05, {
-      min: 0,
-      max: 1,
-    }),
+    maxExtraLoad,
   });
 }
 
 /**
  * The hedging state of one retry interceptor (one client, so one target): a latency window per
- * method and the allowance that caps hedges at `maxExtraLoad` per hedgeable call (a token
- * bucket: each call adds `maxExtraLoad`, each hedge takes 1, at most {@link BURST} banked).
+ * method and the {@link HedgeAllowance} that caps hedges at `maxExtraLoad` per hedgeable call.
  */
 export class Hedging {
   private readonly windows = new Map<string, LatencyWindow>();
-  private tokens = 0;
+  private readonly allowance: HedgeAllowance;
 
-  constructor(readonly options: ResolvedHedgingOptions) {}
+  constructor(readonly options: ResolvedHedgingOptions) {
+    this.allowance = new HedgeAllowance(options.maxExtraLoad);
+  }
 
   /** The latency window of a method (made on first use; a client has a fixed set of methods). */
   window(method: string): LatencyWindow {
@@ -119,15 +127,16 @@ export class Hedging {
 
   /** A hedgeable call started: it earns its share of a hedge. */
   recordCall(): void {
-    this.tokens = Math.min(BURST, this.tokens + this.options.maxExtraLoad);
+    this.allowance.recordCall();
   }
 
-  /** Whether a hedge is allowed now (take it with {@link spend}). */
+  /** Whether the cap allows a hedge now (take it with {@link spend}). */
   get canHedge(): boolean {
-    return this.tokens >= 1;
+    return this.allowance.available;
   }
 
+  /** Takes the hedge {@link canHedge} allowed. */
   spend(): void {
-    this.tokens -= 1;
+    this.allowance.tryTake();
   }
 }
