@@ -4,7 +4,7 @@ import { createClientFactory, type Channel } from 'nice-grpc';
 import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
 import { retryMiddleware } from 'nice-grpc-client-middleware-retry';
 import { createCircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
-import { resilientOptions } from '@grpc-resilience/channel';
+import { createResilientClient, resilientOptions } from '@grpc-resilience/channel';
 import { createDeadlineInterceptor } from '@grpc-resilience/deadline';
 import { createIdempotencyKeyInterceptor } from '@grpc-resilience/idempotency';
 import { createClientLoggingInterceptor } from '@grpc-resilience/logging';
@@ -12,8 +12,8 @@ import { createRetryInterceptor } from '@grpc-resilience/retry';
 import { methodsFromService } from '@grpc-resilience/status';
 import { testServiceClient, type TestServiceClient } from '@grpc-resilience/testing';
 
-/** Issues one unary GetItem and calls back when it ends (success or not). */
-export type UnaryCall = (done: () => void) => void;
+/** Issues one unary GetItem and calls back when it ends, with its error if it failed. */
+export type UnaryCall = (done: (error?: unknown) => void) => void;
 
 export interface Variant {
   name: string;
@@ -27,24 +27,59 @@ const request = { id: 'bench', value: 'v' };
 /** A logger at info that writes nowhere: successes are debug, so it costs what production costs. */
 const silentLogger = pino({ level: 'info' }, { write: () => undefined });
 
-function grpcVariant(name: string, target: string, options: grpc.ClientOptions): Variant {
-  const client = new TestService(
-    target,
-    grpc.credentials.createInsecure(),
-    options,
-  ) as TestServiceClient & {
-    GetItem(request: object, callback: (error: unknown) => void): grpc.Call;
-  };
+type GetItemClient = TestServiceClient & {
+  GetItem(request: object, callback: (error: unknown) => void): grpc.Call;
+  GetItem(
+    request: object,
+    options: grpc.CallOptions,
+    callback: (error: unknown) => void,
+  ): grpc.Call;
+};
+
+function clientVariant(name: string, client: grpc.Client): Variant {
+  const typed = client as GetItemClient;
   return {
     name,
-    call: (done) => void client.GetItem(request, () => done()),
+    call: (done) => void typed.GetItem(request, (error: unknown) => done(error ?? undefined)),
     close: () => client.close(),
   };
+}
+
+function grpcVariant(name: string, target: string, options: grpc.ClientOptions): Variant {
+  return clientVariant(name, new TestService(target, grpc.credentials.createInsecure(), options));
 }
 
 /** Plain grpc-js, no interceptors. */
 export function rawVariant(target: string): Variant {
   return grpcVariant('raw grpc-js', target, {});
+}
+
+/**
+ * Plain grpc-js with the deadline the layer would set (5 s, its default): the anchor that the
+ * layer is compared with, since a deadline costs grpc-js a timer and a header on both sides.
+ */
+export function rawDeadlineVariant(target: string, channel?: grpc.ChannelInterface): Variant {
+  const client = new TestService(
+    target,
+    grpc.credentials.createInsecure(),
+    channel ? { channelOverride: channel } : {},
+  ) as GetItemClient;
+  return {
+    name: 'raw grpc-js + deadline',
+    call: (done) =>
+      void client.GetItem(request, { deadline: Date.now() + 5000 }, (error: unknown) =>
+        done(error ?? undefined),
+      ),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * `createResilientClient` with every default, over a list of addresses (so balancing is on: p2c
+ * over them), as a user would build it.
+ */
+export function resilientClientVariant(addresses: readonly string[]): Variant {
+  return clientVariant('createResilientClient', createResilientClient(TestService, addresses));
 }
 
 /** Each interceptor alone and the full default stack, on a target or a stub channel. */
@@ -54,6 +89,7 @@ export function layerVariants(target: string, channel?: grpc.ChannelInterface): 
     grpcVariant(name, target, { ...base, interceptors: [interceptor] });
   return [
     grpcVariant('raw grpc-js', target, base),
+    rawDeadlineVariant(target, channel),
     alone('deadline', createDeadlineInterceptor()),
     alone('idempotency key', createIdempotencyKeyInterceptor({ methods })),
     alone('retry', createRetryInterceptor({ methods })),
