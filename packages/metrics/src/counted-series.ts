@@ -28,11 +28,7 @@ export class CountedSeries {
 
   /** The cell counting `attributes` (made once per attribute set, off the call path). */
   cell(attributes: Attributes): CountCell {
-    const key = JSON.stringify(
-      Object.keys(attributes)
-        .sort()
-        .map((name) => [name, attributes[name]]),
-    );
+    const key = attributesKey(attributes);
     let cell = this.cells.get(key);
     if (!cell) this.cells.set(key, (cell = new CountCell(attributes)));
     return cell;
@@ -44,4 +40,13 @@ export class CountedSeries {
       if (cell.value > 0) result.observe(cell.value, cell.attributes);
     }
   }
+}
+
+/** A key equal for attribute sets of equal contents, whatever their keys' order. */
+export function attributesKey(attributes: Attributes): string {
+  return JSON.stringify(
+    Object.keys(attributes)
+      .sort()
+      .map((name) => [name, attributes[name]]),
+  );
 }

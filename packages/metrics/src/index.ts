@@ -27,6 +27,13 @@ export {
   type InstrumentSpec,
 } from './names';
 export { prometheusViews, type PrometheusView } from './prometheus-views';
+export {
+  HistogramProducer,
+  type HistogramProducerOptions,
+  type ProducedMetrics,
+  type ProducedHistogram,
+  type ProducedHistogramPoint,
+} from './histogram-producer';
 export { createClientTracing, type ClientTracing } from './client-tracing';
 export { createServerTracing } from './server-tracing';
 export { type TracingOptions } from './tracing-options';

@@ -6,7 +6,9 @@ import {
   type MeterProvider,
   type ObservableGauge,
 } from '@opentelemetry/api';
+import { ConfigError } from '@grpc-resilience/status';
 import { CountedSeries } from './counted-series';
+import type { HistogramProducer } from './histogram-producer';
 import { INSTRUMENTS, METER_NAME, type InstrumentSpec } from './names';
 
 /** Every instrument of the package, created once per meter provider. */
@@ -49,24 +51,49 @@ export function instrumentsOf(provider: MeterProvider, version: string): Instrum
   let instruments = byProvider.get(provider);
   if (instruments === undefined) {
     const meter = provider.getMeter(METER_NAME, version);
-    instruments = meter instanceof NoopMeter ? null : createInstruments(meter);
+    instruments =
+      meter instanceof NoopMeter ? null : createInstruments(meter, producers.get(provider));
     byProvider.set(provider, instruments);
   }
   return instruments;
 }
 
-function createInstruments(meter: Meter): Instruments {
+const producers = new WeakMap<MeterProvider, HistogramProducer>();
+
+/**
+ * From now on, the histograms of clients and servers built on `provider` are `producer`'s. Only
+ * before the provider's instruments exist: clients built earlier would record into the SDK's,
+ * and one histogram would be exported twice.
+ */
+export function bindProducer(provider: MeterProvider, producer: HistogramProducer): void {
+  const bound = producers.get(provider);
+  if (bound === producer) return;
+  if (bound !== undefined || byProvider.has(provider)) {
+    throw new ConfigError(
+      'histogramProducer.useFor',
+      bound !== undefined
+        ? 'takes a meter provider no other producer serves'
+        : 'must be called before any client or server records into the meter provider',
+      provider,
+    );
+  }
+  producers.set(provider, producer);
+}
+
+function createInstruments(meter: Meter, producer: HistogramProducer | undefined): Instruments {
   const counter = ({ name, unit, description }: InstrumentSpec) =>
     meter.createCounter(name, { unit, description });
   const counted = ({ name, unit, description }: InstrumentSpec) =>
     new CountedSeries(meter.createObservableCounter(name, { unit, description }));
-  const histogram = ({ name, unit, description, buckets }: InstrumentSpec) =>
-    meter.createHistogram(name, {
-      unit,
-      description,
-      // The SDK (1.x from 1.22, 2.x) takes these as the default buckets; a View overrides them.
-      advice: { explicitBucketBoundaries: buckets as number[] },
-    });
+  const histogram = ({ name, unit, description, buckets }: InstrumentSpec): Histogram =>
+    producer
+      ? producer.histogram({ name, unit, description, buckets: buckets! })
+      : meter.createHistogram(name, {
+          unit,
+          description,
+          // The SDK (1.x from 1.22, 2.x) takes these as the default buckets; a View overrides them.
+          advice: { explicitBucketBoundaries: buckets as number[] },
+        });
   const $ = INSTRUMENTS;
   return {
     attemptStarted: counted($.attemptStarted),

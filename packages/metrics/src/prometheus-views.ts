@@ -1,4 +1,4 @@
-import { INSTRUMENTS, METER_NAME } from './names';
+import { INSTRUMENTS, METER_NAME, type InstrumentSpec } from './names';
 
 /** A rename, in the shape of the OpenTelemetry SDK's `ViewOptions` (sdk-metrics 1.x and 2.x). */
 export interface PrometheusView {
@@ -25,9 +25,15 @@ const UNIT_SUFFIXES: Readonly<Record<string, string>> = Object.freeze({
  */
 export function prometheusViews(meterName: string = METER_NAME): PrometheusView[] {
   const views: PrometheusView[] = [];
-  for (const { name, unit } of Object.values(INSTRUMENTS)) {
-    const suffix = UNIT_SUFFIXES[unit];
-    if (suffix) views.push({ instrumentName: name, meterName, name: `${name}_${suffix}` });
+  for (const spec of Object.values(INSTRUMENTS)) {
+    const name = prometheusName(spec);
+    if (name !== spec.name) views.push({ instrumentName: spec.name, meterName, name });
   }
   return views;
+}
+
+/** The instrument's name with its unit's Prometheus suffix (`_seconds`, `_bytes`, `_ratio`). */
+export function prometheusName({ name, unit }: InstrumentSpec): string {
+  const suffix = UNIT_SUFFIXES[unit];
+  return suffix ? `${name}_${suffix}` : name;
 }
