@@ -54,6 +54,11 @@ function decodeStatus(bytes: Buffer): number {
 export class HealthWatch {
   /** Whether the endpoint may get calls; false until the first answer. */
   healthy = false;
+  /**
+   * Whether a watch has answered yet. Until then the endpoint is still connecting, as A17 has
+   * it: calls wait for the answer rather than fail for want of a SERVING endpoint.
+   */
+  answered = false;
   private readonly client: Client;
   private call: ClientReadableStream<number> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -94,8 +99,9 @@ export class HealthWatch {
   }
 
   private set(healthy: boolean): void {
-    if (healthy === this.healthy) return;
+    if (healthy === this.healthy && this.answered) return;
     this.healthy = healthy;
+    this.answered = true;
     this.onChange();
   }
 

@@ -40,6 +40,16 @@ it('A17: an endpoint NOT_SERVING by its health service gets no calls, and gets t
   expect(group[1].counters.calls).toBeGreaterThanOrEqual(20);
 });
 
+it("A17: a new client's first calls wait for the first health answers instead of failing", async () => {
+  const { group } = await healthChecked();
+  const client = balancedClient(targetForAddresses(group.map((b) => b.address)), {
+    healthCheck: { serviceName: 'orders' },
+  });
+  // No warm-up, no waitForReady: the connections become READY before the watches answer, and
+  // an endpoint whose health is not known yet is still connecting, not failing.
+  expect(await load(client, 30, 10)).toEqual([]);
+});
+
 it('panic threshold: with 2 of 3 NOT_SERVING, calls stay on the one left (default 0), or spread over all three (0.5)', async () => {
   const { group, health } = await healthChecked();
   const target = targetForAddresses(group.map((b) => b.address));

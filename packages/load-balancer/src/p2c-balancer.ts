@@ -182,6 +182,8 @@ export class P2cBalancer implements experimental.LoadBalancer {
     const serving: ReadyEndpoint[] = [];
     let connecting = false;
     let failing = false;
+    // READY, but its health watch has not answered yet: still connecting (A17).
+    let awaitingHealth = false;
     const now = Date.now();
     for (const child of this.children.values()) {
       const state = child.leaf.getConnectivityState();
@@ -191,6 +193,7 @@ export class P2cBalancer implements experimental.LoadBalancer {
         const endpoint = this.readyEndpoint(child);
         ready.push(endpoint);
         if (child.health === undefined || child.health.healthy) serving.push(endpoint);
+        else if (!child.health.answered) awaitingHealth = true;
         continue;
       }
       child.wasReady = false;
@@ -204,7 +207,9 @@ export class P2cBalancer implements experimental.LoadBalancer {
     }
     if (this.state === ConnectivityState.READY && ready.length < this.children.size)
       this.helper.requestReresolution();
-    const panic = serving.length < this.config.panicThreshold * this.children.size;
+    // No panic over endpoints whose health is not known yet: their first answers are coming.
+    const panic =
+      !awaitingHealth && serving.length < this.config.panicThreshold * this.children.size;
     const usable = panic ? ready : serving;
     if (usable.length > 0) {
       this.state = ConnectivityState.READY;
@@ -219,13 +224,14 @@ export class P2cBalancer implements experimental.LoadBalancer {
         }),
         null,
       );
-    } else if (ready.length > 0) {
+    } else if (ready.length > 0 && !awaitingHealth) {
       this.publish(
         ConnectivityState.TRANSIENT_FAILURE,
         `no endpoint is SERVING ${this.healthService ?? ''} by its health service`,
       );
-    } else if (connecting || !failing) {
-      this.state = connecting ? ConnectivityState.CONNECTING : ConnectivityState.IDLE;
+    } else if (connecting || awaitingHealth || !failing) {
+      this.state =
+        connecting || awaitingHealth ? ConnectivityState.CONNECTING : ConnectivityState.IDLE;
       this.helper.updateState(this.state, new experimental.QueuePicker(this), null);
     } else {
       this.publish(
