@@ -8,7 +8,7 @@ import { integerOption } from '@grpc-resilience/status';
 
 /**
  * Where the demo serves `/metrics` by default: 9464, the port `@opentelemetry/exporter-prometheus`
- * itself defaults to (and the one Prometheus's list of exporter ports gives OpenTelemetry).
+ * itself defaults to, so a scrape config written for that exporter finds the demo.
  */
 export const DEFAULT_METRICS_PORT = 9464;
 

@@ -112,8 +112,9 @@ function layerFailures(result: PhaseResult): string {
 }
 
 export const LEGEND = [
-  'ok %: calls that succeeded with the reply to their request. retries: extra attempts the layer made',
-  '(grpc-js does not report its own). refused: calls the layer ended without sending them. server calls:',
+  'ok %: calls that succeeded with the reply to their request. retries: retries the layer sent (a retry',
+  'its throttle or open circuit refused is not one; grpc-js does not report its own). refused: calls the',
+  'layer ended without sending them, by reason under "Faults" below. server calls:',
   'attempts that reached a backend. late: calls that ended more than 50 ms after their deadline. share:',
   "where successful calls were served. The layer's calls, ok %, retries, refused, breaker opens, server",
   "calls and failures are read from its metrics (what /metrics showed at the phase's end, less what it",
