@@ -184,6 +184,7 @@ export class AdmissionControl {
     const limit = this.limiter.limit;
     if (this.count >= Math.max(1, Math.floor(limit * SHARE[priority]))) {
       this.shedCount++;
+      this.limiter.onRefuse();
       // Ask for the time one admitted call takes: by then a slot is likely free.
       const pushbackMs = Math.max(1, Math.ceil(expectedMs));
       const details = `server overloaded: ${this.count} calls in flight, limit ${limit} (${priority})`;

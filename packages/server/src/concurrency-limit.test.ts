@@ -39,15 +39,16 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(100);
   });
 
-  it('past tolerance with few in flight and the event loop late, comes down to twice their peak', () => {
-    const limit = limiter({ initialLimit: 1000, eventLoopDelayMs: 40 });
+  it('a window that did not reach the limit never shrinks it, however slow the calls or late the loop', () => {
+    const limit = limiter({ initialLimit: 100, eventLoopDelayMs: 40 });
     window(limit, 0, 2, 1);
-    window(limit, 100, 100, 60); // slow calls, an idle event loop: slow elsewhere
-    expect(limit.limit).toBe(1000);
-    window(limit, 200, 100, 60, 50); // the event loop late too: queueing here
-    expect(limit.limit).toBe(120);
-    window(limit, 300, 100, 120, 50);
-    expect(limit.limit).toBe(60);
+    window(limit, 100, 100, 60); // slow calls, 60 of 100 in flight: holds
+    expect(limit.limit).toBe(100);
+    window(limit, 200, 100, 99, 500); // the event loop late too, but one short of the limit
+    expect(limit.limit).toBe(100);
+    limit.onRefuse(); // a call refused: this window reached it
+    window(limit, 300, 100, 10, 500);
+    expect(limit.limit).toBe(50);
   });
 
   it('halves at most per window while latency is past tolerance and the limit is in use', () => {
@@ -98,7 +99,7 @@ describe('ConcurrencyLimit', () => {
     window(limit, 0, 2, 60, 10);
     expect(limit.limit).toBeGreaterThan(100);
     const before = limit.limit;
-    window(limit, 100, 2, 100, 200);
+    window(limit, 100, 2, before, 200);
     expect(limit.limit).toBe(Math.floor(before / 2));
   });
 

@@ -124,17 +124,19 @@ function clamp(value: number, min: number, max: number): number {
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
  * Gradient limiters: each window compares the average latency of the calls it completed with
- * the unloaded latency (the least seen). Above `latencyTolerance` times that, calls are queueing
- * (behind each other on the event loop, or for a pool's slots), so the limit shrinks by the
- * ratio (at most by half per window) while the calls in flight reach half the limit; past the
- * tolerance with fewer in flight but the event loop late past its threshold, it comes down to
- * twice their peak first. It never shrinks below what the window sustained: its completions per
- * ms times the unloaded latency (Little's law: the calls in flight that the same throughput needs
- * without queueing), so a limit over-corrected by a noisy window cannot starve a server that
- * could serve more. At or below the tolerance, while in use, it grows: doubling until the first
- * window past tolerance (slow start), then by its square root. A service whose latency does not
- * rise never shrinks it, and a limit at twice the peak refuses nothing: at normal load nothing is
- * refused. Pure logic: the caller feeds samples and the clock.
+ * the unloaded latency (the least seen). Above `latencyTolerance` times that, or with the event
+ * loop late past its threshold, calls are queueing (behind each other on the event loop, or for
+ * a pool's slots); if the window also reached the limit (a call refused, or as many in flight),
+ * the limit shrinks by the ratio, at most by half. It never shrinks below what the window
+ * sustained: its completions per ms times the unloaded latency (Little's law: the calls in flight
+ * that the same throughput needs without queueing), so a noisy window cannot starve a server that
+ * could serve more. Within tolerance, while the calls in flight reach half the limit, it grows:
+ * doubling until the first shrink (slow start), then by its square root.
+ *
+ * Only a window that reached the limit shrinks it: at normal load, latency that rises for other
+ * reasons (slow I/O, a mix of slow methods, a machine busy with other processes, which makes
+ * timers and the event loop late) never comes near refusing a call, and the limit keeps growing
+ * to about twice the peak in flight. Pure logic: the caller feeds samples and the clock.
  */
 export class ConcurrencyLimit {
   private current: number;
@@ -143,6 +145,8 @@ export class ConcurrencyLimit {
   private samples = 0;
   private latencySumMs = 0;
   private peakInFlight = 0;
+  /** A call was refused for the limit in this window. */
+  private refused = false;
   /** Doubling while in use and within tolerance, until the first window past it. */
   private slowStart = true;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
@@ -176,6 +180,11 @@ export class ConcurrencyLimit {
     if (inFlight > this.peakInFlight) this.peakInFlight = inFlight;
   }
 
+  /** Notes a call refused for the limit: this window reached it. */
+  onRefuse(): void {
+    this.refused = true;
+  }
+
   /**
    * Records a completed call's latency; ends the window when it is due. `eventLoopDelayMs`
    * is read only then (the p99 delay since the last window, or 0 when not measured).
@@ -199,21 +208,13 @@ export class ConcurrencyLimit {
     let gradient = Math.min(1, target / average);
     const loopLate = eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs;
     if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
-    const inUse = this.peakInFlight >= this.current / 2;
-    if (gradient < 1 && inUse) {
+    const reached = this.refused || this.peakInFlight >= this.current;
+    if (gradient < 1 && reached) {
       this.slowStart = false;
       const sustained = Math.floor((this.samples / (now - this.windowStart)) * this.minLatencyMs);
       const shrunk = Math.floor(this.current * Math.max(0.5, gradient));
       this.current = Math.max(minLimit, Math.min(this.current, Math.max(shrunk, sustained)));
-    } else if (gradient < 1 && loopLate) {
-      // Latency past tolerance, the event loop late past its threshold, and the limit far above
-      // what is in flight: this process is overloaded and the limit too high to stop it. Down to
-      // twice the peak (which refuses nothing yet); the windows after shrink it from there while
-      // it lasts. Latency alone, with a punctual event loop, moves nothing here: the calls are
-      // slow elsewhere (I/O, a mix of slow methods) or merely queue behind each other.
-      this.slowStart = false;
-      this.current = Math.max(minLimit, Math.min(this.current, 2 * this.peakInFlight));
-    } else if (gradient >= 1 && inUse) {
+    } else if (gradient === 1 && this.peakInFlight >= this.current / 2) {
       const grown = this.slowStart ? 2 * this.current : this.current + Math.sqrt(this.current);
       this.current = Math.min(maxLimit, Math.ceil(grown));
     }
@@ -222,5 +223,6 @@ export class ConcurrencyLimit {
     this.samples = 0;
     this.latencySumMs = 0;
     this.peakInFlight = 0;
+    this.refused = false;
   }
 }
