@@ -1,16 +1,22 @@
 import * as grpc from '@grpc/grpc-js';
 import {
+  behaviourMetadata,
   callUnary,
   createLogSink,
   loopbackFixture,
+  testServiceClient,
   testServiceDefinition,
   waitUntil,
+  type CallOutcome,
+  type TestServiceClient,
 } from '@grpc-resilience/testing';
-import { createResilientServer, resilientServerOptions } from './index';
+import type { BreakerStateChange } from '@grpc-resilience/circuit-breaker';
+import { createResilientClient, createResilientServer, resilientServerOptions } from './index';
 
 const loop = loopbackFixture(afterEach);
 
-async function serve(server: grpc.Server, implementation: grpc.UntypedServiceImplementation) {
+/** Serves the test service on a loopback port; its address. */
+async function bind(server: grpc.Server, implementation: grpc.UntypedServiceImplementation) {
   loop.onClose(() => server.forceShutdown());
   server.addService(testServiceDefinition(), implementation);
   const port = await new Promise<number>((resolve, reject) =>
@@ -18,7 +24,11 @@ async function serve(server: grpc.Server, implementation: grpc.UntypedServiceImp
       error ? reject(error) : resolve(bound),
     ),
   );
-  return loop.client(`127.0.0.1:${port}`);
+  return `127.0.0.1:${port}`;
+}
+
+async function serve(server: grpc.Server, implementation: grpc.UntypedServiceImplementation) {
+  return loop.client(await bind(server, implementation));
 }
 
 it('resilientServerOptions({ admission }) refuses what is over the limit, unrun', async () => {
@@ -58,4 +68,130 @@ it('createResilientServer: a rejecting handler ends its call and logs once to th
   expect(server.admission?.stats.admitted).toBe(1);
   expect(server.health?.statusOf('grpc_resilience.test.v1.TestService')).toBe('SERVING');
   expect(await server.gracefulShutdown()).toEqual({ forced: false, streamsEnded: 0 });
+});
+
+/** One attempt as the server saw it, before admission: when it came, how it ended. */
+interface Attempt {
+  callId: string;
+  at: number;
+  endedAt?: number;
+  code?: grpc.status;
+  pushbackMs?: number;
+}
+
+/** A server interceptor, outermost, that records every attempt (those admission refuses too). */
+function attemptRecorder(attempts: Attempt[]): grpc.ServerInterceptor {
+  return (_method, call) => {
+    let attempt: Attempt | undefined;
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            attempt = { callId: String(metadata.get('x-test-call-id')[0]), at: performance.now() };
+            attempts.push(attempt);
+            nextMetadata(metadata);
+          },
+        }),
+      sendStatus: (status, next) => {
+        if (attempt) {
+          attempt.endedAt = performance.now();
+          attempt.code = status.code;
+          const pushback = status.metadata?.get('grpc-retry-pushback-ms')[0];
+          if (pushback !== undefined) attempt.pushbackMs = Number(pushback);
+        }
+        next(status);
+      },
+    });
+  };
+}
+
+/** GetItem waits `w<ms>` of the request's value (I/O), 20 ms by default; counts what it ran. */
+function waitingHandler(counts: { handled: number }) {
+  return {
+    GetItem(
+      call: grpc.ServerUnaryCall<{ value?: string }, unknown>,
+      done: grpc.sendUnaryData<unknown>,
+    ) {
+      counts.handled++;
+      const ms = Number(call.request.value?.slice(1)) || 20;
+      setTimeout(() => done(null, {}), ms);
+    },
+  };
+}
+
+function layerClient(address: string, changes: BreakerStateChange[]): TestServiceClient {
+  // The layer's defaults, with only a listener on the breaker to see whether it ever moves.
+  return loop.keep(
+    createResilientClient(testServiceClient(), address, {
+      breaker: { onStateChange: (change) => changes.push(change) },
+    }) as TestServiceClient,
+  );
+}
+
+it('at several times the limit, the layer client keeps its breaker closed and waits out each pushback', async () => {
+  const attempts: Attempt[] = [];
+  const counts = { handled: 0 };
+  const options = resilientServerOptions({
+    admission: { initialLimit: 4, minLimit: 4, maxLimit: 4 },
+  });
+  const server = new grpc.Server({
+    ...options,
+    interceptors: [attemptRecorder(attempts), ...(options.interceptors ?? [])],
+  });
+  const address = await bind(server, waitingHandler(counts));
+  const changes: BreakerStateChange[] = [];
+  const client = layerClient(address, changes);
+  // 24 callers, each calling again as soon as it hears back, against 4 slots: six times over.
+  const outcomes: CallOutcome[] = [];
+  await Promise.all(
+    Array.from({ length: 24 }, async (_, caller) => {
+      for (let i = 0; i < 4; i++) {
+        const metadata = behaviourMetadata({ callId: `${caller}-${i}` });
+        outcomes.push(await callUnary(client, 'GetItem', {}, { metadata, timeoutMs: 10_000 }));
+      }
+    }),
+  );
+  const refused = attempts.filter((a) => a.code === grpc.status.RESOURCE_EXHAUSTED);
+  expect(refused.length).toBeGreaterThan(0); // the load was over the limit
+  expect(changes).toEqual([]); // the breaker never opened
+  for (const outcome of outcomes) {
+    expect(outcome.status.details).not.toMatch(/circuit open/);
+    expect([grpc.status.OK, grpc.status.RESOURCE_EXHAUSTED]).toContain(outcome.status.code);
+  }
+  const ok = outcomes.filter((o) => o.status.code === grpc.status.OK).length;
+  expect(counts.handled).toBe(ok); // each admitted attempt ran once and answered its call
+  // Every retry after a refusal came no sooner than the pushback the refusal carried.
+  let retriedAfterPushback = 0;
+  for (const attempt of refused) {
+    expect(attempt.pushbackMs).toBeGreaterThanOrEqual(1);
+    const next = attempts.find((a) => a.callId === attempt.callId && a.at > attempt.at);
+    if (next === undefined) continue; // the retry's budget or attempts ran out
+    retriedAfterPushback++;
+    // 1 ms of slack: Node rounds timers to whole ms.
+    expect(next.at - attempt.endedAt!).toBeGreaterThanOrEqual(attempt.pushbackMs! - 1);
+  }
+  expect(retriedAfterPushback).toBeGreaterThan(0);
+});
+
+it('at normal load through the layer client, the default limiter refuses nothing', async () => {
+  const counts = { handled: 0 };
+  const server = createResilientServer({ admission: {}, health: false });
+  const address = await bind(server, waitingHandler(counts));
+  const changes: BreakerStateChange[] = [];
+  const client = layerClient(address, changes);
+  // 16 callers (under the start limit of 20, past half of it), a mix of 1 ms and 30 ms calls:
+  // each window's latency is far past 1.5x the least seen without the limit ever being reached.
+  const outcomes: CallOutcome[] = [];
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, caller) => {
+      for (let i = 0; i < 25; i++) {
+        const value = (caller + i) % 4 === 0 ? 'w30' : 'w1';
+        outcomes.push(await callUnary(client, 'GetItem', { value }, { timeoutMs: 10_000 }));
+      }
+    }),
+  );
+  expect(outcomes.filter((o) => o.status.code !== grpc.status.OK)).toEqual([]);
+  expect(server.admission?.stats).toMatchObject({ admitted: 400, shed: 0, tooLate: 0 });
+  expect(counts.handled).toBe(400);
+  expect(changes).toEqual([]);
 });
