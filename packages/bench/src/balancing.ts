@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { createResilientClient, type ResilientConfig } from '@grpc-resilience/channel';
+import { DEFAULT_DECAY_MS } from '@grpc-resilience/load-balancer';
 import {
   callUnary,
   createTestClient,
@@ -30,6 +31,9 @@ export interface BalancingRow {
    * balancer sees, so it hides any backend difference smaller than itself.
    */
   clientLagP50Ms: number;
+  /** p50 of the calls the watched backends served, and of the others', ms (0: none). */
+  watchedP50Ms: number;
+  othersP50Ms: number;
   target: string;
   met?: boolean;
 }
@@ -71,11 +75,13 @@ async function drive(client: TestServiceClient, calls: number, watched: Set<stri
 
 function summarize(outcomes: CallOutcome<{ backend?: string }>[], watched: Set<string>) {
   let unexpected = 0;
-  let onWatched = 0;
+  // What a balancer could see: how long each side's calls took here.
+  const onWatched: number[] = [];
+  const onOthers: number[] = [];
   for (const outcome of outcomes) {
     const backend = outcome.response?.backend;
     if (outcome.status.code !== grpc.status.OK || backend === undefined) unexpected++;
-    else if (watched.has(backend)) onWatched++;
+    else (watched.has(backend) ? onWatched : onOthers).push(outcome.durationMs);
   }
   const durations = outcomes.map((o) => o.durationMs);
   return {
@@ -83,7 +89,9 @@ function summarize(outcomes: CallOutcome<{ backend?: string }>[], watched: Set<s
     unexpected,
     p50Ms: percentile(durations, 50),
     p99Ms: percentile(durations, 99),
-    watchedSharePct: (100 * onWatched) / outcomes.length,
+    watchedSharePct: (100 * onWatched.length) / outcomes.length,
+    watchedP50Ms: percentile(onWatched, 50),
+    othersP50Ms: percentile(onOthers, 50),
   };
 }
 
@@ -105,9 +113,20 @@ async function withBackends<T>(
   }
 }
 
+/**
+ * Load until `settleMs` have passed (500 calls at least). p2c's latency estimates take any
+ * slower observation at once and let it go with the layer's decay time (10 s): the first calls'
+ * peaks (connections, JIT) would otherwise weigh on the whole of a short measurement.
+ */
+async function warmUp(client: TestServiceClient, settleMs: number): Promise<void> {
+  const until = Date.now() + settleMs;
+  do await drive(client, 500, new Set());
+  while (Date.now() < until);
+}
+
 /** Row 1: one backend 10x slower; p2c and round-robin (the layer's and raw grpc-js's). */
-async function slowBackendRows(calls: number): Promise<BalancingRow[]> {
-  const scenario = `3 backends, b0 ${SLOW_MS} ms, others ${FAST_MS} ms, ${IN_FLIGHT} in flight`;
+async function slowBackendRows(calls: number, settleMs: number): Promise<BalancingRow[]> {
+  const scenario = `3 backends, b0 ${SLOW_MS} ms, others ${FAST_MS} ms, ${IN_FLIGHT} in flight, after ${settleMs / 1000} s of load`;
   const rows: BalancingRow[] = [];
   const healthy = await withBackends([FAST_MS, FAST_MS, FAST_MS], async (backends) => {
     const client = clientFor(
@@ -116,14 +135,14 @@ async function slowBackendRows(calls: number): Promise<BalancingRow[]> {
       layer({}),
     );
     try {
-      await drive(client, 500, new Set());
+      await warmUp(client, settleMs);
       return await drive(client, calls, new Set(['b0']));
     } finally {
       client.close();
     }
   });
   rows.push({
-    scenario: '3 backends, all 2 ms (reference)',
+    scenario: `3 backends, all ${FAST_MS} ms (reference), after ${settleMs / 1000} s of load`,
     config: 'layer p2c',
     ...healthy,
     target: 'reference',
@@ -135,10 +154,11 @@ async function slowBackendRows(calls: number): Promise<BalancingRow[]> {
       ['layer round_robin', clientFor('layer', addresses, layer({ policy: 'round_robin' }))],
       ['raw grpc-js round_robin', clientFor('raw', addresses)],
     ] as const) {
+      const isP2c = config.startsWith('layer p2c');
       try {
-        await drive(client, 500, new Set());
+        // round_robin keeps no estimate to settle: 500 calls warm its connections.
+        await warmUp(client, isP2c ? settleMs : 0);
         const result = await drive(client, calls, new Set(['b0']));
-        const isP2c = config.startsWith('layer p2c');
         rows.push({
           scenario,
           config,
@@ -224,8 +244,11 @@ async function notServingRows(calls: number): Promise<BalancingRow[]> {
 /** Issue 14's balancing table: every row labelled with the config it ran. */
 export async function runBalancing(quick: boolean): Promise<BalancingRow[]> {
   const calls = quick ? 2000 : 10_000;
+  // One decay time of the layer's default p2c estimate when quick, three (e^-3: 5% of a
+  // warm-up peak left) in the full run.
+  const settleMs = (quick ? 1 : 3) * DEFAULT_DECAY_MS;
   return [
-    ...(await slowBackendRows(calls)),
+    ...(await slowBackendRows(calls, settleMs)),
     await coldJoinRow(calls),
     ...(await notServingRows(quick ? 1000 : 4000)),
   ];
@@ -241,6 +264,7 @@ export function balancingTable(rows: BalancingRow[]): string {
       'p50 ms',
       'p99 ms',
       'watched %',
+      'p50 ms watched / others',
       'client lag p50 ms',
       'target',
       'met',
@@ -253,6 +277,7 @@ export function balancingTable(rows: BalancingRow[]): string {
       r.p50Ms.toFixed(1),
       r.p99Ms.toFixed(1),
       r.watchedSharePct.toFixed(1),
+      `${r.watchedP50Ms.toFixed(1)} / ${r.othersP50Ms.toFixed(1)}`,
       r.clientLagP50Ms.toFixed(1),
       r.target,
       r.met === undefined ? '' : r.met ? 'yes' : 'NO',
