@@ -195,3 +195,24 @@ it('at normal load through the layer client, the default limiter refuses nothing
   expect(counts.handled).toBe(400);
   expect(changes).toEqual([]);
 });
+
+it('a call refused unrun for its deadline budget does not count against the server either', async () => {
+  const counts = { handled: 0 };
+  const server = createResilientServer({
+    admission: { windowMs: 10, minWindowSamples: 1 },
+    health: false,
+  });
+  const address = await bind(server, waitingHandler(counts));
+  const changes: BreakerStateChange[] = [];
+  const client = layerClient(address, changes);
+  // Calls take 200 ms: the server learns so, then refuses calls that have 100 ms left.
+  for (let i = 0; i < 3; i++)
+    expect((await callUnary(client, 'GetItem', { value: 'w200' })).status.code).toBe(0);
+  for (let i = 0; i < 8; i++) {
+    const hurried = await callUnary(client, 'GetItem', { value: 'w200' }, { timeoutMs: 100 });
+    expect(hurried.status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  }
+  expect(server.admission?.stats.tooLate).toBeGreaterThanOrEqual(8);
+  expect(counts.handled).toBe(3);
+  expect(changes).toEqual([]); // five failures in a row would have opened it
+});

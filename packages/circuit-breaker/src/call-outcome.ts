@@ -18,11 +18,12 @@ import {
  *   thrown Error), INTERNAL, DATA_LOSS or a code outside the table: the process is up and
  *   answering, and such errors are as often one caller's bad input as a sick service, so they
  *   count `applicationFailureWeight`;
- * - `shed`: the server refused the call to protect itself and said when to come back
- *   (RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms` or a `google.rpc.RetryInfo`, what an
- *   adaptive concurrency limit answers): it is up and answering at once, so nothing counts, and a
- *   probe so answered closes the circuit. Opening would fail for a second or more every call the
- *   server would have admitted; the retry's pushback and the client throttle slow the caller;
+ * - `shed`: the server refused the call, unrun, to protect itself: RESOURCE_EXHAUSTED with
+ *   `grpc-retry-pushback-ms` or a `google.rpc.RetryInfo` (what an adaptive concurrency limit
+ *   answers), or DEADLINE_EXCEEDED with `grpc-resilience-reason: deadline-budget` (less time left
+ *   than its calls take). It is up and answering at once, so nothing counts, and a probe so
+ *   answered closes the circuit. Opening would fail for a second or more every call the server
+ *   would have admitted; the retry's pushback and the client throttle slow the caller;
  * - `neutral`: nothing learnt (the caller cancelled, a stream ended by its own deadline, the
  *   layer itself refused the call before sending it).
  */
@@ -70,10 +71,14 @@ export function callOutcome(
 
 /**
  * A RESOURCE_EXHAUSTED a server sent with a retry hint: load shedding, not a quota or a sick
- * target (gRFC A6's pushback is the server's own "not now"). A negative pushback ("do not
- * retry") is still the server speaking for itself, so any hint counts.
+ * target (gRFC A6's pushback is the server's own "not now"); a negative pushback ("do not
+ * retry") is still the server speaking for itself, so any hint counts. Or the DEADLINE_EXCEEDED
+ * that `@grpc-resilience/server`'s admission answers, unrun, to a call with less time left than
+ * its calls take: the caller's budget, not the target's health.
  */
 function isServerShedding(status: StatusObject): boolean {
+  if (status.code === Status.DEADLINE_EXCEEDED)
+    return status.metadata.get(REASON_METADATA_KEY)[0] === 'deadline-budget';
   if (status.code !== Status.RESOURCE_EXHAUSTED) return false;
   if (status.metadata.get(PUSHBACK_METADATA_KEY).length > 0) return true;
   return readRetryInfoMs(status.metadata) !== undefined;
