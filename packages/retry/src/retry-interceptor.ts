@@ -1,5 +1,6 @@
 import type { InterceptingCall, Interceptor } from '@grpc/grpc-js';
 import { AdaptiveRetryBudget } from './adaptive-budget';
+import { HedgedCall } from './hedged-call';
 import { Hedging } from './hedging';
 import { resolveRetryOptions, type RetryOptions } from './options';
 import { RetryingCall } from './retrying-call';
@@ -23,16 +24,14 @@ export function createRetryInterceptor(options?: RetryOptions): Interceptor {
   // One client, one target: hedge delays and the hedge allowance are learnt per interceptor.
   const hedging = resolved.hedging === undefined ? undefined : new Hedging(resolved.hedging);
   return (callOptions, nextCall) => {
-    const idempotent =
-      resolved.methods.lookup(callOptions.method_definition.path)?.idempotent ?? false;
+    const method = callOptions.method_definition;
+    const idempotent = resolved.methods.lookup(method.path)?.idempotent ?? false;
+    // Streams and non-idempotent calls are never hedged: they carry nothing of hedging.
+    const call =
+      hedging !== undefined && idempotent && !method.requestStream && !method.responseStream
+        ? new HedgedCall(callOptions, nextCall, resolved, hedging, gate)
+        : new RetryingCall(callOptions, nextCall, resolved, idempotent, gate);
     // grpc-js uses only the interface of what an interceptor returns (see deadline-interceptor).
-    return new RetryingCall(
-      callOptions,
-      nextCall,
-      resolved,
-      idempotent,
-      hedging,
-      gate,
-    ) as unknown as InterceptingCall;
+    return call as unknown as InterceptingCall;
   };
 }

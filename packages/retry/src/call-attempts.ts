@@ -1,0 +1,160 @@
+import { status as Status, type InterceptorOptions, type StatusObject } from '@grpc/grpc-js';
+import {
+  isFromTrailers,
+  readDedupScope,
+  type InterceptingCallInterface,
+} from '@grpc-resilience/status';
+import { Attempt, type AttemptOwner } from './attempt-listener';
+import { avoidablePeer, type CallClock } from './attempt-timing';
+import { markHedgeLost } from './budgeted-attempt';
+import type { DedupScopes } from './dedup-scopes';
+import type { AttemptFacts } from './retry-policy';
+
+export type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
+/** An interceptor each attempt passes (the adaptive budget's), as grpc-js calls one. */
+export type AttemptGate = (options: InterceptorOptions, next: NextCall) => unknown;
+
+/** Details of the cancel a hedged call's losing attempt gets. */
+export const HEDGE_LOST_DETAILS = 'hedge: another attempt answered first';
+
+const NO_PEERS: readonly string[] = Object.freeze([]);
+
+/**
+ * The bookkeeping of one logical call's attempts: it makes them (through the gate, below the
+ * retry layer), counts them, knows which are live (the one the request pipe serves and, while
+ * hedging, the hedge beside it) and which endpoints failed, and holds the call's clock, which
+ * every decision to start another attempt reads. One per call, in place of a bare clock object,
+ * so the split costs no allocation.
+ */
+export class CallAttempts implements CallClock {
+  /** When the logical call started (the retry options' clock, ms). */
+  startedAt = 0;
+  /** Its absolute deadline (ms; Infinity when none). */
+  deadline = Infinity;
+  /** Attempts made so far, hedges included. */
+  count = 0;
+  /** The attempt the request pipe serves: the only live one, or the first of a hedged pair. */
+  live: Attempt | undefined;
+  /** A hedge live beside `live`. */
+  hedge: Attempt | undefined;
+  /** Endpoints whose attempts failed: later attempts ask the balancer to avoid them. */
+  private failedPeers: string[] | undefined;
+
+  constructor(
+    private readonly callOptions: InterceptorOptions,
+    private readonly nextCall: NextCall,
+    private readonly gate: AttemptGate | undefined,
+    private readonly idempotent: boolean,
+  ) {}
+
+  /**
+   * Makes the grpc-js call of a new attempt, the one the pipe serves or a hedge, and counts it;
+   * the owner starts it. Throws when grpc-js refuses (a client closed), counting nothing.
+   */
+  make(owner: AttemptOwner, now: number, asHedge: boolean): Attempt {
+    const attempt = new Attempt(owner, now);
+    attempt.call =
+      this.gate === undefined
+        ? this.nextCall(this.callOptions)
+        : (this.gate(this.callOptions, this.nextCall) as InterceptingCallInterface);
+    this.count++;
+    if (asHedge) this.hedge = attempt;
+    else this.live = attempt;
+    return attempt;
+  }
+
+  /** What the retry policy weighs about a failed `attempt` (see decideRetry). */
+  factsAfter(attempt: Attempt, keyed: boolean): AttemptFacts {
+    return {
+      attempts: this.count,
+      idempotent: this.idempotent,
+      keyed,
+      startedAt: this.startedAt,
+      deadline: this.deadline,
+      headersReceived: attempt.headersReceived,
+      timedOut: attempt.timedOut,
+    };
+  }
+
+  /** Whether `attempt` is one of the call's live attempts (not abandoned, not ended). */
+  isLive(attempt: Attempt): boolean {
+    return !attempt.ended && (attempt === this.live || attempt === this.hedge);
+  }
+
+  /** The live attempt failed and the call backs off before the next one. */
+  retrying(failed: Attempt): void {
+    this.live = undefined;
+    this.noteFailedPeer(failed);
+  }
+
+  /** One of a hedged pair failed in a way a retry could cure: the other carries on alone. */
+  dropFromPair(failed: Attempt): Attempt {
+    const other = failed === this.live ? this.hedge! : this.live!;
+    this.noteFailedPeer(failed);
+    this.live = other;
+    this.hedge = undefined;
+    return other;
+  }
+
+  /**
+   * Endpoints the next attempt should avoid: those that failed, and `alsoAvoid` (a hedge
+   * avoids the endpoint of the attempt it races).
+   */
+  peersToAvoid(alsoAvoid?: string): readonly string[] {
+    const failed = this.failedPeers ?? NO_PEERS;
+    return alsoAvoid === undefined ? failed : [...failed, alsoAvoid];
+  }
+
+  /** Passes the caller's read request to every live attempt. */
+  startRead(): void {
+    this.live?.call.startRead();
+    this.hedge?.call.startRead();
+  }
+
+  /** Ends the attempts the call no longer needs: all but `winner`, which delivered its status. */
+  abandon(winner: Attempt | undefined): void {
+    abandon(this.live, winner);
+    abandon(this.hedge, winner);
+  }
+
+  private noteFailedPeer(attempt: Attempt): void {
+    const peer = peerOf(attempt);
+    if (peer === undefined) return;
+    if (this.failedPeers === undefined) this.failedPeers = [peer];
+    else if (!this.failedPeers.includes(peer)) this.failedPeers.push(peer);
+  }
+}
+
+/**
+ * The endpoint an attempt went to, when known: the picker's report (grpc-js's `getPeer()` says
+ * `unknown` until an attempt commits), else `getPeer()` when it names one endpoint.
+ */
+export function peerOf(attempt: Attempt): string | undefined {
+  return attempt.peer ?? avoidablePeer(attempt.call.getPeer());
+}
+
+function abandon(attempt: Attempt | undefined, winner: Attempt | undefined): void {
+  if (attempt === undefined) return;
+  attempt.clearTimer();
+  // An attempt the caller's cancel already reached ignores this second cancel.
+  if (attempt === winner || attempt.ended || attempt.timedOut) return;
+  // A loser of a hedged race keeps its budget token: it added load and bought nothing.
+  if (winner !== undefined) markHedgeLost(attempt.call);
+  attempt.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOST_DETAILS);
+}
+
+/** Learns, from any answer of a server, what its dedup store covers (see DedupScopes). */
+export function observeDedupScope(
+  scopes: DedupScopes,
+  attempt: Attempt,
+  status: StatusObject,
+): void {
+  // An OK always comes from the server; a failure only when it came with headers or trailers.
+  const headersReceived = attempt.headersReceived;
+  const answered = status.code === Status.OK || headersReceived || isFromTrailers(status);
+  if (!answered) return;
+  // A server that sends headers declares its scope there; only a trailers-only answer carries
+  // it in the trailers alone.
+  const scope = headersReceived ? attempt.declaredScope : readDedupScope(status.metadata);
+  scopes.observe(attempt.call.getPeer(), scope ?? 'none');
+}
