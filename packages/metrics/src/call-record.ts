@@ -20,7 +20,11 @@ export class CallRecord {
   /** The deadline the attempts carried, ms since the epoch; undefined before the first. */
   deadline: number | undefined;
 
-  constructor(readonly attributes: MethodAttributes) {}
+  constructor(
+    readonly attributes: MethodAttributes,
+    /** `performance.now()` when the call started. */
+    readonly startedAt: number,
+  ) {}
 
   /** An attempt starts: a hedge if another is in flight, else a retry after a delay. */
   attemptStarted(now: number): void {
@@ -45,4 +49,50 @@ export function attachRecord(options: InterceptorOptions, record: CallRecord): v
 
 export function recordOf(options: InterceptorOptions): CallRecord | undefined {
   return (options as WithRecord)[CALL_RECORD];
+}
+
+/**
+ * One clock read per event. The call's first attempt usually starts inside the call's own
+ * start, and its last attempt's status usually reaches the call inside the attempt's
+ * `onReceiveStatus` (the retry layer forwards a final status synchronously): the inner event
+ * then takes the outer one's time instead of reading the clock again. The slots hold a record
+ * only while such a synchronous stretch runs, so a time is never taken from another call or a
+ * later tick.
+ */
+let starting: CallRecord | undefined;
+let ending: CallRecord | undefined;
+let endedAt = 0;
+
+/** Runs the call's start (or its creation); attempts started meanwhile take its start time. */
+export function startingCall(record: CallRecord): CallRecord | undefined {
+  const previous = starting;
+  starting = record;
+  return previous;
+}
+
+export function startedCall(previous: CallRecord | undefined): void {
+  starting = previous;
+}
+
+/** The time an attempt of `record` starts at: the call's start while that runs, else now. */
+export function attemptStartTime(record: CallRecord | undefined): number {
+  return record !== undefined && record === starting && record.attempts === 0
+    ? record.startedAt
+    : performance.now();
+}
+
+/** An attempt of `record` ended at `now` and passes its status up: the call may end meanwhile. */
+export function endingAttempt(record: CallRecord, now: number): void {
+  ending = record;
+  endedAt = now;
+}
+
+/** The stretch is over; a call ending later (or one this stretch nested) reads the clock. */
+export function endedAttempt(): void {
+  ending = undefined;
+}
+
+/** The time `record` ends at: its last attempt's end while that runs, else now. */
+export function callEndTime(record: CallRecord): number {
+  return record === ending ? endedAt : performance.now();
 }

@@ -11,7 +11,13 @@ import {
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { AttributeCache, MethodAttributes } from './attributes';
-import { recordOf, type CallRecord } from './call-record';
+import {
+  attemptStartTime,
+  endedAttempt,
+  endingAttempt,
+  recordOf,
+  type CallRecord,
+} from './call-record';
 import type { Instruments } from './instruments';
 import {
   beginCounting,
@@ -35,7 +41,7 @@ export function createClientAttemptInterceptor(
 ): Interceptor {
   return (options, nextCall) => {
     const record = recordOf(options);
-    const now = performance.now();
+    const now = attemptStartTime(record);
     if (record) {
       record.attemptStarted(now);
       record.deadline ??= deadlineToMs(options.deadline);
@@ -118,7 +124,15 @@ class MeasuredAttempt extends ForwardingCall implements ByteCounter {
       instruments.attemptSentBytes.record(this.sentBytes, withStatus);
       instruments.attemptRcvdBytes.record(this.rcvdBytes, withStatus);
     }
-    this.record?.attemptEnded(now);
-    super.onReceiveStatus(status);
+    const record = this.record;
+    if (!record) return super.onReceiveStatus(status);
+    record.attemptEnded(now);
+    // The call usually ends inside this (a final status): it takes this time.
+    endingAttempt(record, now);
+    try {
+      super.onReceiveStatus(status);
+    } finally {
+      endedAttempt();
+    }
   }
 }

@@ -1,7 +1,9 @@
 import {
   status as Status,
   type InterceptingCall,
+  type InterceptingListener,
   type Interceptor,
+  type Metadata,
   type StatusObject,
 } from '@grpc/grpc-js';
 import {
@@ -13,7 +15,7 @@ import {
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { AttributeCache } from './attributes';
-import { CallRecord, attachRecord } from './call-record';
+import { CallRecord, attachRecord, callEndTime, startedCall, startingCall } from './call-record';
 import type { Instruments } from './instruments';
 
 /**
@@ -26,15 +28,21 @@ export function createClientCallInterceptor(
   attributes: AttributeCache,
 ): Interceptor {
   return (options, nextCall) => {
-    const record = new CallRecord(attributes.of(options.method_definition.path));
+    const record = new CallRecord(attributes.of(options.method_definition.path), performance.now());
     attachRecord(options, record);
-    const call = new MeasuredCall(nextCall(options), record, instruments, options);
-    return call as unknown as InterceptingCall;
+    const previous = startingCall(record);
+    let next: InterceptingCallInterface;
+    try {
+      next = nextCall(options);
+    } finally {
+      startedCall(previous);
+    }
+    return new MeasuredCall(next, record, instruments, options) as unknown as InterceptingCall;
   };
 }
 
 class MeasuredCall extends ForwardingCall {
-  private readonly startedAt = performance.now();
+  /** The wall clock once, for the deadline's share; durations use the monotonic clock. */
   private readonly startedAtEpoch = Date.now();
 
   constructor(
@@ -46,12 +54,22 @@ class MeasuredCall extends ForwardingCall {
     super(next);
   }
 
+  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    // The retry layer starts the first attempt from here: it takes the call's start time.
+    const previous = startingCall(this.record);
+    try {
+      super.start(metadata, listener);
+    } finally {
+      startedCall(previous);
+    }
+  }
+
   override onReceiveStatus(status: StatusObject): void {
-    const now = performance.now();
     const { record, instruments } = this;
+    const elapsedMs = callEndTime(record) - record.startedAt;
     const attributes = record.attributes;
     const withStatus = attributes.withStatus(status.code);
-    instruments.callDuration.record((now - this.startedAt) / 1000, withStatus);
+    instruments.callDuration.record(elapsedMs / 1000, withStatus);
     const retries = record.attempts - 1 - record.hedges;
     if (retries > 0) instruments.retries.record(retries, attributes.base);
     if (record.hedges > 0) instruments.hedges.record(record.hedges, attributes.base);
@@ -60,7 +78,7 @@ class MeasuredCall extends ForwardingCall {
     const deadline = record.deadline ?? deadlineToMs(this.options.deadline);
     if (deadline !== undefined && deadline !== Infinity) {
       const given = deadline - this.startedAtEpoch;
-      const left = given > 0 ? (deadline - Date.now()) / given : 0;
+      const left = given > 0 ? (given - elapsedMs) / given : 0;
       instruments.deadlineHeadroom.record(left < 0 ? 0 : left > 1 ? 1 : left, withStatus);
     }
     if (status.code !== Status.OK) this.recordLayerReasons(status);
