@@ -18,7 +18,7 @@ import { percentile } from './measure';
  * its work even when its caller has given up, as most do. This is the faithful model for a Node
  * service, whose event loop is not where its work happens; it keeps the server's own CPU (what
  * grpc-js spends per call, refusals included) far below its capacity, as in a real service, and
- * it lets 100,000 calls at half capacity run in about two minutes. `model: 'cpu'` burns `workMs`
+ * with a shorter `normalWorkMs` it lets 100,000 calls at half capacity run in about two minutes. `model: 'cpu'` burns `workMs`
  * of CPU on the event loop instead (one slot, the event loop): there, what grpc-js spends refusing
  * a call competes with the work, and queueing happens before admission, in the socket buffers.
  * 1. At 3x the measured capacity for `overloadMs`, driven by the layer's clients
@@ -26,15 +26,16 @@ import { percentile } from './measure';
  *    off: goodput (OK calls completed within the window, as a share of capacity), p99 of accepted
  *    calls (measured in the server, admission to response) against unloaded, and accepted calls
  *    that ended past their deadline (counted in the server).
- * 2. At half the capacity of a server with `normalSlots`, `normalCalls` calls through the layer's
- *    client with the limiter on: refused and failed calls.
+ * 2. At half the capacity of the same server with `normalWorkMs` per call (same slots, so the
+ *    same calls in flight at half load), `normalCalls` calls through the layer's client with the
+ *    limiter on, from a cold start: refused and failed calls.
  */
 export interface ServerLoadOptions {
   model?: 'slots' | 'cpu';
   slots?: number;
   workMs?: number;
-  /** Slots of the server in the half-capacity row. Default 4x `slots`. */
-  normalSlots?: number;
+  /** Work per call in the half-capacity row, ms. Default 5 (4x the rate of 20 ms). */
+  normalWorkMs?: number;
   admission?: object;
 }
 
@@ -77,7 +78,7 @@ export interface ServerLoadResult {
   unloadedP99Ms: number;
   overload: OverloadRow[];
   normal: {
-    slots: number;
+    workMs: number;
     capacityPerSecond: number;
     ratePerSecond: number;
     calls: number;
@@ -232,7 +233,7 @@ export async function runServerLoad(
     model: input.model ?? 'slots',
     slots,
     workMs: input.workMs ?? 20,
-    normalSlots: input.normalSlots ?? 4 * slots,
+    normalWorkMs: input.normalWorkMs ?? 5,
     admission: input.admission ?? {},
   };
   const deadlineMs = 1000;
@@ -278,7 +279,7 @@ export async function runServerLoad(
       server.stop();
     }
 
-  const normalOptions = { ...options, slots: options.normalSlots };
+  const normalOptions = { ...options, workMs: options.normalWorkMs };
   const normalCapacity = await measureCapacity(normalOptions, quick ? 1000 : 4000);
   const server = await startChild(true, normalOptions);
   const client = makeClient('layer', server.address);
@@ -300,7 +301,7 @@ export async function runServerLoad(
     unloadedP99Ms,
     overload,
     normal: {
-      slots: options.normalSlots,
+      workMs: options.normalWorkMs,
       capacityPerSecond: Math.round(normalCapacity.capacityPerSecond),
       ratePerSecond,
       calls: normalCalls,
@@ -316,7 +317,7 @@ if (require.main === module) {
     void serve(process.argv[3] === 'limiter', JSON.parse(process.argv[4]));
   } else {
     // node server-load.js [--quick] [--model slots|cpu] [--slots N] [--work-ms N]
-    //   [--normal-slots N] [--admission '{"initialLimit":20}']
+    //   [--normal-work-ms N] [--admission '{"initialLimit":20}']
     const arg = (name: string) => {
       const at = process.argv.indexOf(name);
       return at === -1 ? undefined : process.argv[at + 1];
@@ -327,7 +328,7 @@ if (require.main === module) {
       model: arg('--model') === 'cpu' ? 'cpu' : 'slots',
       slots: number('--slots'),
       workMs: number('--work-ms'),
-      normalSlots: number('--normal-slots'),
+      normalWorkMs: number('--normal-work-ms'),
       admission: admission === undefined ? undefined : (JSON.parse(admission) as object),
     }).then((result) => console.log(JSON.stringify(result, null, 2)));
   }

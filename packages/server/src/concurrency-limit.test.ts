@@ -25,10 +25,10 @@ function window(
 }
 
 describe('ConcurrencyLimit', () => {
-  it('defaults: 20 to start, 4 to 10000, tolerance 1.5; a minLimit over 20 raises the start', () => {
+  it('defaults: 20 to start, 4 to 10000, tolerance 1.25; a minLimit over 20 raises the start', () => {
     const resolved = resolveConcurrencyLimitOptions(undefined, 'admission');
     expect(resolved).toMatchObject({ initialLimit: 20, minLimit: 4, maxLimit: 10_000 });
-    expect(resolved.latencyTolerance).toBe(1.5);
+    expect(resolved.latencyTolerance).toBe(1.25);
     expect(resolveConcurrencyLimitOptions({ minLimit: 50 }, 'admission').initialLimit).toBe(50);
   });
 
@@ -74,7 +74,7 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(8);
     window(limit, 400, 2, 8);
     expect(limit.limit).toBe(11); // 8 + sqrt(8), rounded up
-    for (let w = 5; w < 40; w++) window(limit, w * 100, 3, limit.limit);
+    for (let w = 5; w < 40; w++) window(limit, w * 100, 2.4, limit.limit);
     expect(limit.limit).toBe(100);
   });
 

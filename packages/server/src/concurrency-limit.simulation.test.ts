@@ -1,0 +1,86 @@
+import { ConcurrencyLimit, resolveConcurrencyLimitOptions } from './concurrency-limit';
+
+/** A seeded PRNG (mulberry32): the same arrivals on every run and every machine. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The bench's server model in virtual time, with the limit in front of it: a pool of `slots`
+ * each held `workMs` per call, a FIFO queue for the rest, Poisson arrivals at `load` times the
+ * capacity. Machine-independent evidence for the limiter's logic; the bench (server-load.ts)
+ * measures the same over real sockets.
+ */
+function simulate(slots: number, workMs: number, load: number, calls: number, seed = 1) {
+  const limit = new ConcurrencyLimit(resolveConcurrencyLimitOptions({}, 'admission'), 0);
+  const random = seeded(seed);
+  const rate = (load * slots) / workMs; // arrivals per ms
+  const completions: { at: number; admittedAt: number }[] = []; // kept sorted by `at`
+  const queue: number[] = [];
+  const latencies: number[] = [];
+  let now = 0;
+  let nextArrival = 0;
+  let arrivals = 0;
+  let inFlight = 0;
+  let busy = 0;
+  let refused = 0;
+  const startWork = (admittedAt: number) => {
+    busy++;
+    const at = now + workMs;
+    let i = completions.length;
+    while (i > 0 && completions[i - 1].at > at) i--;
+    completions.splice(i, 0, { at, admittedAt });
+  };
+  while (arrivals < calls || completions.length > 0) {
+    if (completions.length > 0 && (arrivals >= calls || completions[0].at <= nextArrival)) {
+      const done = completions.shift()!;
+      now = done.at;
+      busy--;
+      inFlight--;
+      latencies.push(now - done.admittedAt);
+      limit.onSample(now - done.admittedAt, now, () => 0);
+      if (queue.length > 0) startWork(queue.shift()!);
+      continue;
+    }
+    now = nextArrival;
+    nextArrival += -Math.log(1 - random()) / rate;
+    arrivals++;
+    if (inFlight >= limit.limit) {
+      refused++;
+      limit.onRefuse();
+      continue;
+    }
+    inFlight++;
+    limit.onAdmit(inFlight);
+    if (busy < slots) startWork(now);
+    else queue.push(now);
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    goodputShare: latencies.length / now / (slots / workMs),
+    p99VsWork: latencies[Math.floor(latencies.length * 0.99)] / workMs,
+    refused,
+  };
+}
+
+describe('the default limit in front of a pool, in virtual time', () => {
+  it.each([1, 2, 3])(
+    'at 3x capacity (8 slots of 20 ms, seed %i): goodput at capacity, p99 under 2x the work',
+    (seed) => {
+      const result = simulate(8, 20, 3, 24_000, seed);
+      expect(result.goodputShare).toBeGreaterThan(0.95);
+      expect(result.p99VsWork).toBeLessThan(2);
+      expect(result.refused).toBeGreaterThan(15_000);
+    },
+  );
+
+  it('at half capacity, 100,000 calls from a cold start: nothing refused', () => {
+    expect(simulate(8, 5, 0.5, 100_000).refused).toBe(0);
+  });
+});
