@@ -1,4 +1,4 @@
-import type { Metadata, status as Status, StatusObject } from '@grpc/grpc-js';
+import type { InterceptorOptions, Metadata, status as Status, StatusObject } from '@grpc/grpc-js';
 import { callUserCode, classifyStatus } from '@grpc-resilience/status';
 import type { Attempt } from './attempt-listener';
 import { hasUsefulTimeLeft, nextAttemptMetadata, withPickedPeerSlot } from './attempt-timing';
@@ -21,7 +21,7 @@ export class HedgedCall extends RetryingCall {
   private hedgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    callOptions: ConstructorParameters<typeof RetryingCall>[0],
+    callOptions: InterceptorOptions,
     nextCall: NextCall,
     options: ResolvedRetryOptions,
     private readonly hedging: Hedging,
