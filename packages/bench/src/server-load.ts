@@ -34,7 +34,7 @@ export interface ServerLoadOptions {
   model?: 'slots' | 'cpu';
   slots?: number;
   workMs?: number;
-  /** Work per call in the half-capacity row, ms. Default 5 (4x the rate of 20 ms). */
+  /** Work per call in the half-capacity row, ms. Default 5 (10x the rate of the 3x row). */
   normalWorkMs?: number;
   admission?: object;
 }
@@ -49,6 +49,8 @@ interface ServerStats {
   handledP99Ms: number;
   /** Calls whose handler answered after their deadline, since the last stats. */
   pastDeadline: number;
+  /** The server process's CPU time over wall time since the last stats (1: one core busy). */
+  cpuShare: number;
 }
 
 interface OverloadRow {
@@ -67,6 +69,12 @@ interface OverloadRow {
   outcomes: Record<string, number>;
   shedByServer: number;
   finalLimit: number | undefined;
+  /**
+   * The server process's CPU time over the phase's wall time. Near 1 (or near what the machine
+   * leaves it), the server is bound by its CPU (grpc-js's cost per call, refusals included)
+   * rather than by its slots, and every figure above measures that instead.
+   */
+  serverCpuShare: number;
 }
 
 export interface ServerLoadResult {
@@ -77,7 +85,8 @@ export interface ServerLoadResult {
   capacityPerSecond: number;
   unloadedP99Ms: number;
   overload: OverloadRow[];
-  normal: {
+  /** Absent with `only: 'overload'`. */
+  normal?: {
     workMs: number;
     capacityPerSecond: number;
     ratePerSecond: number;
@@ -104,6 +113,8 @@ async function serve(limiter: boolean, options: Required<ServerLoadOptions>): Pr
   };
   let latencies: number[] = [];
   let pastDeadline = 0;
+  let cpuSince = process.cpuUsage();
+  let wallSince = performance.now();
   server.addService(testServiceDefinition(), {
     GetItem(call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) {
       const began = performance.now();
@@ -133,14 +144,18 @@ async function serve(limiter: boolean, options: Required<ServerLoadOptions>): Pr
   );
   process.on('message', () => {
     const admission = server.admission?.stats ?? { admitted: 0, shed: 0, tooLate: 0, limit: 0 };
+    const cpu = process.cpuUsage(cpuSince);
     const stats: ServerStats = {
       ...admission,
       handled: latencies.length,
       handledP99Ms: percentile(latencies, 99),
       pastDeadline,
+      cpuShare: (cpu.user + cpu.system) / 1000 / (performance.now() - wallSince),
     };
     latencies = [];
     pastDeadline = 0;
+    cpuSince = process.cpuUsage();
+    wallSince = performance.now();
     process.send?.({ stats });
   });
   process.send?.({ address: `127.0.0.1:${port}` });
@@ -227,22 +242,28 @@ async function measureCapacity(options: Required<ServerLoadOptions>, calls: numb
 export async function runServerLoad(
   quick = false,
   input: ServerLoadOptions = {},
+  only?: 'overload' | 'normal',
 ): Promise<ServerLoadResult> {
   const slots = input.slots ?? 8;
   const options: Required<ServerLoadOptions> = {
     model: input.model ?? 'slots',
     slots,
-    workMs: input.workMs ?? 20,
+    // 50 ms: a capacity of 160 calls/s, so 3x is 480 calls/s, which one client process sends
+    // with CPU to spare on a shared 2-core machine; at 20 ms the client could not keep up.
+    workMs: input.workMs ?? 50,
     normalWorkMs: input.normalWorkMs ?? 5,
     admission: input.admission ?? {},
   };
   const deadlineMs = 1000;
   const overloadMs = quick ? 3000 : 10_000;
   const normalCalls = quick ? 3000 : 100_000;
-  const { capacityPerSecond, unloadedP99Ms } = await measureCapacity(options, quick ? 500 : 2000);
+  const { capacityPerSecond, unloadedP99Ms } =
+    only === 'normal'
+      ? { capacityPerSecond: 0, unloadedP99Ms: 0 }
+      : await measureCapacity(options, quick ? 500 : 2000);
 
   const overload: OverloadRow[] = [];
-  for (const kind of ['layer', 'plain'] as const)
+  for (const kind of only === 'normal' ? [] : (['layer', 'plain'] as const))
     for (const limiter of [true, false]) {
       const server = await startChild(limiter, options);
       const client = makeClient(kind, server.address);
@@ -274,11 +295,22 @@ export async function runServerLoad(
         outcomes: tally(timed.map((t) => t.outcome)),
         shedByServer: after.shed - before.shed,
         finalLimit: limiter ? after.limit : undefined,
+        serverCpuShare: Math.round(after.cpuShare * 100) / 100,
       });
       client.close();
       server.stop();
     }
 
+  const result = {
+    model: options.model,
+    slots,
+    workMs: options.workMs,
+    deadlineMs,
+    capacityPerSecond: Math.round(capacityPerSecond),
+    unloadedP99Ms,
+    overload,
+  };
+  if (only === 'overload') return result;
   const normalOptions = { ...options, workMs: options.normalWorkMs };
   const normalCapacity = await measureCapacity(normalOptions, quick ? 1000 : 4000);
   const server = await startChild(true, normalOptions);
@@ -293,13 +325,7 @@ export async function runServerLoad(
   client.close();
   server.stop();
   return {
-    model: options.model,
-    slots,
-    workMs: options.workMs,
-    deadlineMs,
-    capacityPerSecond: Math.round(capacityPerSecond),
-    unloadedP99Ms,
-    overload,
+    ...result,
     normal: {
       workMs: options.normalWorkMs,
       capacityPerSecond: Math.round(normalCapacity.capacityPerSecond),
@@ -317,19 +343,24 @@ if (require.main === module) {
     void serve(process.argv[3] === 'limiter', JSON.parse(process.argv[4]));
   } else {
     // node server-load.js [--quick] [--model slots|cpu] [--slots N] [--work-ms N]
-    //   [--normal-work-ms N] [--admission '{"initialLimit":20}']
+    //   [--normal-work-ms N] [--admission '{"initialLimit":20}'] [--only overload|normal]
     const arg = (name: string) => {
       const at = process.argv.indexOf(name);
       return at === -1 ? undefined : process.argv[at + 1];
     };
     const number = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)));
     const admission = arg('--admission');
-    void runServerLoad(process.argv.includes('--quick'), {
-      model: arg('--model') === 'cpu' ? 'cpu' : 'slots',
-      slots: number('--slots'),
-      workMs: number('--work-ms'),
-      normalWorkMs: number('--normal-work-ms'),
-      admission: admission === undefined ? undefined : (JSON.parse(admission) as object),
-    }).then((result) => console.log(JSON.stringify(result, null, 2)));
+    const only = arg('--only');
+    void runServerLoad(
+      process.argv.includes('--quick'),
+      {
+        model: arg('--model') === 'cpu' ? 'cpu' : 'slots',
+        slots: number('--slots'),
+        workMs: number('--work-ms'),
+        normalWorkMs: number('--normal-work-ms'),
+        admission: admission === undefined ? undefined : (JSON.parse(admission) as object),
+      },
+      only === 'overload' || only === 'normal' ? only : undefined,
+    ).then((result) => console.log(JSON.stringify(result, null, 2)));
   }
 }
