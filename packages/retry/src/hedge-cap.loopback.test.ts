@@ -11,7 +11,7 @@ const WARM_UP = 5;
 const CALLS = 40;
 const IN_FLIGHT = 4;
 /** Every attempt of the measured calls takes this long: far past the hedge delay's 30 ms cap. */
-const SLOW_MS = 80;
+const SLOW_MS = 150;
 const HEDGING: HedgingOptions = { minSamples: WARM_UP, minDelayMs: 20, maxDelayMs: 30 };
 
 /** One call whose attempts the server counts under `callId`; it must succeed. */
@@ -49,8 +49,10 @@ function client(maxExtraLoad: number, hedges: { count: number }): TestServiceCli
 it('sends at most maxExtraLoad hedges per call, counted on the server from the first call', async () => {
   // Every measured call is slow enough to want a hedge: without the cap each one gets it.
   const uncapped = { count: 0 };
-  expect(await run(client(1, uncapped), 'uncapped')).toBe(WARM_UP + 2 * CALLS);
+  const uncappedExtra = (await run(client(1, uncapped), 'uncapped')) - (WARM_UP + CALLS);
   expect(uncapped.count).toBe(CALLS);
+  // (A hedge cancelled before its handler started is not counted: on a loaded machine, a few.)
+  expect(uncappedExtra).toBeGreaterThan(CALLS / 2);
 
   const capped = { count: 0 };
   const attempts = await run(client(0.1, capped), 'capped');
@@ -58,9 +60,10 @@ it('sends at most maxExtraLoad hedges per call, counted on the server from the f
   // floor(0.1 x calls) is 0 from the client's first call. (Counted only after the warm-up, it
   // would be what the warm-up banked: 0.1 x 5 = 0.5, so still no whole hedge.)
   const calls = WARM_UP + CALLS;
-  const extra = attempts - calls;
-  expect(extra).toBe(capped.count);
-  expect(extra).toBeLessThanOrEqual(Math.floor(0.1 * calls)); // 4
+  const bound = Math.floor(0.1 * calls); // 4
+  expect(attempts - calls).toBeLessThanOrEqual(bound);
+  expect(attempts - calls).toBeLessThanOrEqual(capped.count);
   // And the cap is what limits it: the share is spent, not left unused.
-  expect(extra).toBeGreaterThanOrEqual(Math.floor(0.1 * calls) - 1);
+  expect(capped.count).toBeLessThanOrEqual(bound);
+  expect(capped.count).toBeGreaterThanOrEqual(bound - 1);
 });
