@@ -6,6 +6,9 @@ import type {
   status as Status,
 } from '@grpc/grpc-js';
 
+/** The listener of a call not started yet: shared, so a call allocates none of its own. */
+const NO_LISTENER: Partial<InterceptingListener> = Object.freeze({});
+
 /** What an interceptor returns and wraps; grpc-js does not export the interface by name. */
 export type InterceptingCallInterface = ConstructorParameters<typeof InterceptingCall>[0];
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
@@ -18,7 +21,7 @@ type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithConte
  * Return it from an interceptor cast to `InterceptingCall`: grpc-js uses only its interface.
  */
 export class ForwardingCall implements InterceptingCallInterface, InterceptingListener {
-  protected listener: Partial<InterceptingListener> = {};
+  protected listener: Partial<InterceptingListener> = NO_LISTENER;
 
   constructor(protected readonly next: InterceptingCallInterface) {}
 

@@ -33,7 +33,8 @@ export class MethodTable {
 
   /** The policy for a method path such as `/pkg.Service/Method`, or undefined. */
   lookup(path: string): Readonly<MethodPolicy> | undefined {
-    if (this.memo.has(path)) return this.memo.get(path);
+    const memoised = this.memo.get(path);
+    if (memoised !== undefined || this.memo.has(path)) return memoised;
     const exact = this.entries.get(path);
     const found = exact ?? this.entries.get(serviceOf(path));
     this.memo.set(path, found);
