@@ -1,9 +1,8 @@
 import { status as Status, type InterceptingCall, type Interceptor } from '@grpc/grpc-js';
-import { isResolvedOptions, rejectedCall } from '@grpc-resilience/status';
+import { deadlineToMs, isResolvedOptions, rejectedCall } from '@grpc-resilience/status';
 import { currentCallContext } from './call-context';
 import { DeadlineCall } from './deadline-call';
 import {
-  deadlineToMs,
   resolveDeadlineOptions,
   type DeadlineOptions,
   type ResolvedDeadlineOptions,
