@@ -6,6 +6,9 @@ import {
   type ChannelOptions,
 } from '@grpc/grpc-js';
 
+type Deadline = Parameters<Channel['createCall']>[1];
+type ParentCall = Parameters<Channel['createCall']>[3];
+
 /**
  * A channel that gives up on a connection stuck in CONNECTING (a peer that accepts TCP but never
  * speaks HTTP/2: grpc-js has no connect timeout, grpc-node#2785): after `connectTimeoutMs` it
@@ -77,8 +80,15 @@ export class WatchdogChannel implements ChannelInterface {
   getChannelzRef() {
     return this.inner.getChannelzRef();
   }
-  createCall(...args: Parameters<Channel['createCall']>) {
-    return this.inner.createCall(...args);
+  // Every call passes here: named parameters, not a rest array spread again per call.
+  createCall(
+    method: string,
+    deadline: Deadline,
+    host: string | null | undefined,
+    parentCall: ParentCall,
+    propagateFlags: number | null | undefined,
+  ) {
+    return this.inner.createCall(method, deadline, host, parentCall, propagateFlags);
   }
 }
 
