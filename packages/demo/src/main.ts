@@ -23,11 +23,10 @@ async function main(): Promise<void> {
   if (!out) throw new Error('--out takes a directory');
   const callsPerSecond = flag('--rate', 100);
   const portIndex = args.indexOf('--metrics-port');
-  // Checked by the endpoint (an integer from 0 to 65535), which names the option it came from.
+  // Checked by the endpoint: not an integer from 0 to 65535 is a ConfigError for `metricsPort`.
+  // An empty variable is an unset one, not port 0.
   const metricsPort = Number(
-    portIndex === -1
-      ? (process.env[METRICS_PORT_ENV] ?? DEFAULT_METRICS_PORT)
-      : args[portIndex + 1],
+    portIndex === -1 ? process.env[METRICS_PORT_ENV] || DEFAULT_METRICS_PORT : args[portIndex + 1],
   );
   const deadlineMs = DEFAULT_CALL_DEADLINE_MS;
   const tty = process.stdout.isTTY === true;
