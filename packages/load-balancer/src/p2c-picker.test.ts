@@ -1,0 +1,99 @@
+import { Metadata, experimental, status as Status } from '@grpc/grpc-js';
+import { DEFAULT_DECAY_MS, EndpointLoad } from './endpoint-load';
+import { Ejector } from './ejector';
+import { P2cPicker, type ReadyEndpoint } from './p2c-picker';
+
+/** A seeded random in [0, 1) (mulberry32): the same draws on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A closed loop of `inFlight` calls through the picker on a simulated clock: each call takes
+ * its endpoint's service time. With `tickMs`, the client sees an answer only at its next turn,
+ * 1 to 2 ticks away (a process that waits for a core on a shared machine): a delay that every
+ * endpoint's calls share. Returns each endpoint's share of the calls after `warmUpCalls`.
+ */
+function simulate(
+  serviceMs: number[],
+  options: { inFlight: number; calls: number; warmUpCalls: number; tickMs?: number },
+): number[] {
+  const { inFlight, calls, warmUpCalls, tickMs = 0 } = options;
+  const clock = { ms: 0 };
+  const now = () => clock.ms;
+  let chosen = -1;
+  const endpoints: ReadyEndpoint[] = serviceMs.map((_, i) => ({
+    address: `10.0.0.${i + 1}:50051`,
+    // What grpc-js's leaf picker answers for a READY endpoint; it also says which was chosen.
+    picker: {
+      pick: () => {
+        chosen = i;
+        return {
+          pickResultType: experimental.PickResultType.COMPLETE,
+          subchannel: null,
+          status: null,
+          onCallStarted: null,
+          onCallEnded: null,
+        };
+      },
+    },
+    load: new EndpointLoad(now),
+    readySince: 0,
+  }));
+  const picker = new P2cPicker(endpoints, {
+    ejector: new Ejector(now),
+    decayMs: DEFAULT_DECAY_MS,
+    slowStartMs: 0,
+    random: seeded(14),
+    now,
+  });
+  const counts = serviceMs.map(() => 0);
+  // Calls in flight as [end time, end callback], sorted by end time.
+  const running: [number, () => void][] = [];
+  let started = 0;
+  const turn = seeded(7);
+  const start = () => {
+    const result = picker.pick({ metadata: new Metadata(), extraPickInfo: {} });
+    if (started++ >= warmUpCalls) counts[chosen]++;
+    result.onCallStarted?.();
+    let end = clock.ms + serviceMs[chosen];
+    if (tickMs > 0) end = (Math.ceil(end / tickMs) + turn()) * tickMs;
+    const at = running.findIndex(([t]) => t > end);
+    running.splice(at === -1 ? running.length : at, 0, [
+      end,
+      () => result.onCallEnded?.(Status.OK, 'OK', new Metadata()),
+    ]);
+  };
+  for (let i = 0; i < inFlight; i++) start();
+  while (started < calls) {
+    const [end, finish] = running.shift()!;
+    clock.ms = end;
+    finish();
+    start();
+  }
+  return counts.map((count) => count / (calls - warmUpCalls));
+}
+
+const run = { inFlight: 64, calls: 30_000, warmUpCalls: 10_000 };
+
+it('p2c on a simulated clock: a backend 10x slower (20 ms vs 2) gets under 2% at 64 in flight', () => {
+  // Measured: 0.7%. The issue asks < 5%; calls in flight alone (Envoy's least request) give
+  // 5.5% here: the latency estimate is what takes it lower.
+  expect(simulate([20, 2, 2], run)[0]).toBeLessThan(0.02);
+});
+
+it('a delay shared by every answer hides the difference, but never sends the slow one more than its even share', () => {
+  // Measured: 5.7% at 5 ms, 16.4% at 20, 24.2% at 50, 28.2% at 100. The bench's client, on a
+  // machine shared with other jobs, saw 50 to 65 ms of event-loop delay, and the slow one got
+  // 23% to 34%.
+  const shares = [5, 20, 50, 100].map((tickMs) => simulate([20, 2, 2], { ...run, tickMs })[0]);
+  for (let i = 1; i < shares.length; i++) expect(shares[i]).toBeGreaterThan(shares[i - 1]);
+  expect(shares[shares.length - 1]).toBeLessThan(1 / 3);
+});
