@@ -11,13 +11,7 @@ import {
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { AttributeCache, MethodAttributes } from './attributes';
-import {
-  attemptStartTime,
-  endedAttempt,
-  endingAttempt,
-  recordOf,
-  type CallRecord,
-} from './call-record';
+import { recordOf, type CallRecord } from './call-record';
 import type { Instruments } from './instruments';
 import {
   beginCounting,
@@ -41,7 +35,7 @@ export function createClientAttemptInterceptor(
 ): Interceptor {
   return (options, nextCall) => {
     const record = recordOf(options);
-    const now = attemptStartTime(record);
+    const now = performance.now();
     if (record) {
       record.attemptStarted(now);
       record.deadline ??= deadlineToMs(options.deadline);
@@ -124,15 +118,7 @@ class MeasuredAttempt extends ForwardingCall implements ByteCounter {
       instruments.attemptSentBytes.record(this.sentBytes, withStatus);
       instruments.attemptRcvdBytes.record(this.rcvdBytes, withStatus);
     }
-    const record = this.record;
-    if (!record) return super.onReceiveStatus(status);
-    record.attemptEnded(now);
-    // The call usually ends inside this (a final status): it takes this time.
-    endingAttempt(record, now);
-    try {
-      super.onReceiveStatus(status);
-    } finally {
-      endedAttempt();
-    }
+    this.record?.attemptEnded(now);
+    super.onReceiveStatus(status);
   }
 }

@@ -1,9 +1,7 @@
 import {
   status as Status,
   type InterceptingCall,
-  type InterceptingListener,
   type Interceptor,
-  type Metadata,
   type StatusObject,
 } from '@grpc/grpc-js';
 import {
@@ -15,7 +13,7 @@ import {
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { AttributeCache } from './attributes';
-import { CallRecord, attachRecord, callEndTime, startedCall, startingCall } from './call-record';
+import { CallRecord, attachRecord } from './call-record';
 import type { Instruments } from './instruments';
 
 /**
@@ -30,19 +28,16 @@ export function createClientCallInterceptor(
   return (options, nextCall) => {
     const record = new CallRecord(attributes.of(options.method_definition.path), performance.now());
     attachRecord(options, record);
-    const previous = startingCall(record);
-    let next: InterceptingCallInterface;
-    try {
-      next = nextCall(options);
-    } finally {
-      startedCall(previous);
-    }
-    return new MeasuredCall(next, record, instruments, options) as unknown as InterceptingCall;
+    const call = new MeasuredCall(nextCall(options), record, instruments, options);
+    return call as unknown as InterceptingCall;
   };
 }
 
 class MeasuredCall extends ForwardingCall {
-  /** The wall clock once, for the deadline's share; durations use the monotonic clock. */
+  /**
+   * The wall clock once, for the deadline's share of the call; durations, and the time left at
+   * the end, come from the monotonic clock: one read per event.
+   */
   private readonly startedAtEpoch = Date.now();
 
   constructor(
@@ -54,19 +49,9 @@ class MeasuredCall extends ForwardingCall {
     super(next);
   }
 
-  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
-    // The retry layer starts the first attempt from here: it takes the call's start time.
-    const previous = startingCall(this.record);
-    try {
-      super.start(metadata, listener);
-    } finally {
-      startedCall(previous);
-    }
-  }
-
   override onReceiveStatus(status: StatusObject): void {
     const { record, instruments } = this;
-    const elapsedMs = callEndTime(record) - record.startedAt;
+    const elapsedMs = performance.now() - record.startedAt;
     const attributes = record.attributes;
     const withStatus = attributes.withStatus(status.code);
     instruments.callDuration.record(elapsedMs / 1000, withStatus);

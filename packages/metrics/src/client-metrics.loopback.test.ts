@@ -174,6 +174,11 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     expect(got.unit('grpc.client.call.retry_delay')).toBe('s');
     expect(delay.sum).toBeGreaterThanOrEqual(0);
     expect(delay.sum).toBeLessThan(got.series('grpc.client.call.duration')[0].sum!);
+    // The call holds its attempts and the delay between them, all on one monotonic clock.
+    const attemptsSum = attempts.reduce((sum, s) => sum + s.sum!, 0);
+    expect(got.series('grpc.client.call.duration')[0].sum).toBeGreaterThanOrEqual(
+      attemptsSum + delay.sum!,
+    );
     expect(got.series('grpc.client.call.hedges')).toEqual([]);
     expect(got.series('grpc.server.call.started')[0].value).toBe(2);
   });
