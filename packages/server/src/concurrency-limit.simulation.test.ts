@@ -17,7 +17,25 @@ function seeded(seed: number): () => number {
  * capacity. Machine-independent evidence for the limiter's logic; the bench (server-load.ts)
  * measures the same over real sockets.
  */
-function simulate(slots: number, workMs: number, load: number, calls: number, seed = 1) {
+interface Noise {
+  /** Each call's work is longer by up to this, uniformly, ms (timers firing late). */
+  jitterMs?: number;
+  /** Every `stallEveryMs`, the process stops for `stallMs`: nothing runs, arrivals wait. */
+  stallEveryMs?: number;
+  stallMs?: number;
+}
+
+function simulate(
+  slots: number,
+  workMs: number,
+  load: number,
+  calls: number,
+  seed = 1,
+  noise: Noise = {},
+) {
+  const { jitterMs = 0, stallEveryMs = Infinity, stallMs = 0 } = noise;
+  /** When the process next runs at or after `t`: a stall defers everything to its end. */
+  const runsAt = (t: number) => (t % stallEveryMs < stallMs ? t - (t % stallEveryMs) + stallMs : t);
   const limit = new ConcurrencyLimit(resolveConcurrencyLimitOptions({}, 'admission'), 0);
   const random = seeded(seed);
   const rate = (load * slots) / workMs; // arrivals per ms
@@ -32,7 +50,7 @@ function simulate(slots: number, workMs: number, load: number, calls: number, se
   let refused = 0;
   const startWork = (admittedAt: number) => {
     busy++;
-    const at = now + workMs;
+    const at = runsAt(now + workMs + random() * jitterMs);
     let i = completions.length;
     while (i > 0 && completions[i - 1].at > at) i--;
     completions.splice(i, 0, { at, admittedAt });
@@ -48,7 +66,7 @@ function simulate(slots: number, workMs: number, load: number, calls: number, se
       if (queue.length > 0) startWork(queue.shift()!);
       continue;
     }
-    now = nextArrival;
+    now = runsAt(nextArrival);
     nextArrival += -Math.log(1 - random()) / rate;
     arrivals++;
     if (inFlight >= limit.limit) {
@@ -84,5 +102,18 @@ describe('the default limit in front of a pool, in virtual time', () => {
 
   it('at half capacity, 100,000 calls from a cold start: nothing refused', () => {
     expect(simulate(8, 5, 0.5, 100_000).refused).toBe(0);
+  });
+
+  it('at half capacity with timers up to 3 ms late (5 ms calls): nothing refused', () => {
+    // Without latencySlackMs, 25% of 5 ms is less than the jitter: the limit, once reached,
+    // shrank to its minimum and could not grow back (22,508 of 100,000 refused).
+    expect(simulate(8, 5, 0.5, 100_000, 1, { jitterMs: 3 }).refused).toBe(0);
+  });
+
+  it('at half capacity with a 100 ms stall every 2 s: only some of the burst after each stall', () => {
+    // Each stall delivers about 80 calls at once, over the limit of 20 that half load never
+    // grows (what a first burst at overload looks like too); without latencySlackMs: 42,551.
+    const noise = { jitterMs: 3, stallEveryMs: 2000, stallMs: 100 };
+    expect(simulate(8, 5, 0.5, 100_000, 1, noise).refused).toBeLessThan(500);
   });
 });

@@ -6,7 +6,14 @@ import {
 
 function limiter(options: ConcurrencyLimitOptions = {}) {
   const resolved = resolveConcurrencyLimitOptions(
-    { windowMs: 100, minWindowSamples: 5, eventLoopDelayMs: 0, minLimit: 1, ...options },
+    {
+      windowMs: 100,
+      minWindowSamples: 5,
+      eventLoopDelayMs: 0,
+      minLimit: 1,
+      latencySlackMs: 0,
+      ...options,
+    },
     'admission',
   );
   return new ConcurrencyLimit(resolved, 0);
@@ -101,6 +108,18 @@ describe('ConcurrencyLimit', () => {
     const before = limit.limit;
     window(limit, 100, 2, before, 200);
     expect(limit.limit).toBe(Math.floor(before / 2));
+  });
+
+  it('latency within latencySlackMs of the unloaded is no queue, whatever the ratio', () => {
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    window(limit, 0, 2, 20); // unloaded 2 ms; grows
+    expect(limit.limit).toBe(40);
+    limit.onRefuse();
+    window(limit, 100, 6.9, 40); // 3.5x, but within 5 ms: still grows
+    expect(limit.limit).toBe(80);
+    limit.onRefuse();
+    window(limit, 200, 20, 80); // 10x and 18 ms more: shrinks
+    expect(limit.limit).toBe(40);
   });
 
   it('expects the smoothed latency of recent windows', () => {
