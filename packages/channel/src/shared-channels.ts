@@ -25,7 +25,11 @@ function optionsKey(target: string, options: ChannelOptions): string {
 /** A client's handle on a shared channel: closing it releases the client's share only. */
 class ChannelHandle implements ChannelInterface {
   private released = false;
-  constructor(private readonly entry: Entry) {}
+  /** Every call passes here: the shared channel's own method, with no frame of the handle's. */
+  readonly createCall: ChannelInterface['createCall'];
+  constructor(private readonly entry: Entry) {
+    this.createCall = entry.channel.createCall.bind(entry.channel);
+  }
 
   close(): void {
     if (this.released) return;
@@ -48,9 +52,6 @@ class ChannelHandle implements ChannelInterface {
   }
   getChannelzRef() {
     return this.entry.channel.getChannelzRef();
-  }
-  createCall(...args: Parameters<ChannelInterface['createCall']>) {
-    return this.entry.channel.createCall(...args);
   }
 }
 
