@@ -93,6 +93,8 @@ export interface E2eRow {
 
 export interface E2eResult {
   unary: E2eRow[];
+  /** The layer against raw grpc-js + deadline, one client process per run (and the A/A). */
+  processes: PairedProcessResult;
   /** Latencies at 1 in flight of raw grpc-js and of the full stack, for the chart. */
   latencySamples: { raw: number[]; layer: number[] };
   streaming: {
@@ -162,8 +164,17 @@ export async function runE2e(rounds: number, windowMs: number): Promise<E2eResul
     const streaming = await measureStreaming(server.address, rounds, windowMs);
     const serverSide = await measureServerKit(server.address, kitServer.address, rounds, windowMs);
     for (const variant of all) variant.close();
+    // Issue 13's figure: 9 paired rounds of 30,000 calls (3 of 10,000 in the quick run).
+    const full = windowMs >= 3000;
+    const processes = await runPairedProcesses(
+      server.address,
+      full ? 9 : 3,
+      full ? 30_000 : 10_000,
+    );
+    console.log(`${pairedProcessTable(processes)}\n`);
     return {
       unary,
+      processes,
       latencySamples: { raw: lat.get(raw.name)!, layer: lat.get('full stack')! },
       streaming,
       server: serverSide,
