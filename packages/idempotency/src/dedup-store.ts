@@ -13,8 +13,9 @@ export interface StoredOutcome {
   /** The final status with its trailers. */
   status: StatusObject;
   /**
-   * Serialized size of `messages`, bytes, measured by the dedup interceptor with the method's
-   * `responseSerialize`. Stores account an outcome by this plus its metadata (see `outcomeBytes`).
+   * Size of `messages`, bytes, measured by the dedup interceptor: for each message the larger of
+   * its serialized size (the method's `responseSerialize`) and its object's heap estimate. Stores
+   * account an outcome by this plus its metadata (see `outcomeBytes`).
    */
   messageBytes?: number;
 }

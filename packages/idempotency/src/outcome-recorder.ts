@@ -1,12 +1,15 @@
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { REASON_METADATA_KEY, classifyStatusCode } from '@grpc-resilience/status';
 import type { StoredOutcome } from './dedup-store';
+import { retainedBytes } from './retained-bytes';
 import { outcomeBytes, outcomeNotKept } from './store-limits';
 
 /**
  * What the handler of a claimed key sends, kept (within `maxOutcomeBytes`) until its status
- * says whether it is worth replaying. Messages are measured by their serialized size, with the
- * method's own `responseSerialize`, so the store's byte bound means wire bytes.
+ * says whether it is worth replaying. A message counts the larger of its serialized size (the
+ * method's own `responseSerialize`) and what its object holds on the heap (`retainedBytes`): the
+ * store keeps the objects, and a repeated field of short strings holds several times its wire
+ * size, so counting wire bytes alone let the store's byte bound be passed fourfold.
  */
 export class OutcomeRecorder {
   private headers?: Metadata;
@@ -30,7 +33,7 @@ export class OutcomeRecorder {
     this.sawMessage = true;
     if (this.overflow) return;
     try {
-      this.messageBytes += this.serialize(message).length;
+      this.messageBytes += Math.max(this.serialize(message).length, retainedBytes(message));
     } catch {
       // grpc-js fails this call itself (INTERNAL) without a status through interceptors.
       this.unserializable = true;

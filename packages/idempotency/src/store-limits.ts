@@ -84,10 +84,11 @@ export function metadataBytes(metadata: Metadata | null | undefined): number {
 }
 
 /**
- * Estimated size of an outcome held in memory, bytes: its serialized messages (`messageBytes`,
- * else 64 per message) plus what each message object costs beyond that, headers, trailers and
- * details. An estimate, calibrated so that a store's accounting and its heap agree within 25%
- * for small messages; for large ones the serialized size dominates and is exact.
+ * Estimated size of an outcome held in memory, bytes: its messages (`messageBytes`, each the
+ * larger of its serialized size and its object's heap estimate; else 64 per message) plus what
+ * each message object costs beyond that, headers, trailers and details. Calibrated so that a
+ * store's accounting and its heap agree within 25%, for one small message and for large
+ * messages of many short strings alike.
  */
 export function outcomeBytes(outcome: StoredOutcome): number {
   return (
