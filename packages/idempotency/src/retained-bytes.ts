@@ -1,5 +1,5 @@
 /** Characters outside Latin-1 make V8 store a string with two bytes a character. */
-const TWO_BYTE_CHAR = /[^\u0000-\u00ff]/;
+const TWO_BYTE_CHAR = /[\u0100-\uffff]/;
 /** Decoded messages are trees; deeper than this is not a message worth walking further. */
 const MAX_DEPTH = 64;
 
