@@ -157,7 +157,12 @@ describe('test backend', () => {
       client,
       'GetItem',
       {},
-      { ...meta({ hang: true }), onCall: (call) => setTimeout(() => call.cancel(), 30) },
+      {
+        ...meta({ hang: true }),
+        // Cancel once the handler runs: a fixed timer can land before the call reached it.
+        onCall: (call) =>
+          void waitUntil(() => backend.counters.calls === 1).then(() => call.cancel()),
+      },
     );
     await waitUntil(() => backend.counters.cancellations === 1);
   });
