@@ -288,6 +288,7 @@ export interface PairedProcessResult {
 /** `count` unary calls, `concurrency` in flight; resolves with how many failed. */
 function unaryCalls(variant: Variant, count: number, concurrency: number): Promise<number> {
   return new Promise((resolve) => {
+    if (count <= 0) return resolve(0);
     let started = 0;
     let ended = 0;
     let failed = 0;
@@ -314,7 +315,7 @@ function unaryCalls(variant: Variant, count: number, concurrency: number): Promi
 async function clientProcess(args: string[]): Promise<void> {
   const [name, address, calls, concurrency] = [args[0], args[1], Number(args[2]), Number(args[3])];
   const variant = PROCESS_VARIANTS[name](address);
-  await unaryCalls(variant, Math.min(5000, calls / 4), concurrency);
+  await unaryCalls(variant, Math.min(5000, Math.floor(calls / 4)), concurrency);
   global.gc?.();
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
   const session = profileDir ? new inspector.Session() : undefined;
