@@ -11,6 +11,7 @@ import {
   type TestBackend,
   type TestServiceClient,
   testServiceDefinition,
+  waitUntil,
 } from '@grpc-resilience/testing';
 import { INSTRUMENTS, SIZE_BUCKETS_BYTES, createServerMetrics } from './index';
 import { startSdkMetrics } from './sdk-reader.test.helper';
@@ -91,6 +92,35 @@ test("the server layer's refusals are counted by reason: a call arriving with to
   expect(
     got.find('grpc_resilience.server.deadline.remaining', { 'grpc.method': GET })!.sum,
   ).toBeLessThanOrEqual(0.5);
+});
+
+test('a call the client cancels ends once on the server, as CANCELLED, with the bytes it received', async () => {
+  let started: grpc.Call | undefined;
+  const request = { id: 'gone', value: 'v' };
+  const outcome = callUnary(client, 'GetItem', request, {
+    metadata: behaviourMetadata({ hang: true }),
+    onCall: (call) => (started = call),
+  });
+  await waitUntil(() => backend.counters.callsOf('GetItem') === 1);
+  started!.cancel();
+  expect((await outcome).status.code).toBe(Status.CANCELLED);
+
+  // The server learns of the cancel when the client's reset arrives: collect until it has.
+  let got = await sdk.collect();
+  for (let i = 0; i < 100 && got.series('grpc.server.call.duration').length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    got = await sdk.collect();
+  }
+  const cancelled = { 'grpc.method': GET, 'grpc.status': 'CANCELLED' };
+  expect(got.series('grpc.server.call.duration').map((s) => [s.attributes, s.count])).toEqual([
+    [cancelled, 1],
+  ]);
+  const requestBytes = testServiceDefinition().GetItem.requestSerialize(request).length;
+  expect(got.find(INSTRUMENTS.serverRcvdBytes.name, cancelled)).toMatchObject({
+    count: 1,
+    sum: requestBytes,
+  });
+  expect(got.find(INSTRUMENTS.serverSentBytes.name, cancelled)).toMatchObject({ count: 1, sum: 0 });
 });
 
 describe('message sizes (gRFC A66 server histograms)', () => {

@@ -1,6 +1,12 @@
-import { ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
+import type {
+  Metadata,
+  ServerInterceptingCall,
+  ServerInterceptingCallInterface,
+  ServerInterceptor,
+  StatusObject,
+} from '@grpc/grpc-js';
 import { REASON_METADATA_KEY, deadlineToMs } from '@grpc-resilience/status';
-import type { AttributeCache } from './attributes';
+import type { AttributeCache, MethodAttributes } from './attributes';
 import type { Instruments } from './instruments';
 import { beginCounting, endCounting, type ByteCounter } from './message-sizes';
 import { countServerSizesOf, receivedBytesOf } from './server-message-sizes';
@@ -9,6 +15,8 @@ import { countServerSizesOf, receivedBytesOf } from './server-message-sizes';
 const REPLAYED_METADATA_KEY = 'grpc-resilience-replayed';
 /** `Status.CANCELLED`: a call the client or the transport ended before the handler answered. */
 const CANCELLED = 1;
+
+type Listener = Parameters<ServerInterceptingCallInterface['start']>[0];
 
 /**
  * gRFC A66 server instruments (`grpc.server.call.started`, `grpc.server.call.duration`, the
@@ -25,6 +33,7 @@ export function createServerMetricsInterceptor(
   /** False when both size histograms are off: the handlers' functions are left as they are. */
   countSizes: boolean,
 ): ServerInterceptor {
+  const measure: ServerMeasure = { instruments, idempotencyKeyHeader };
   return (method, call) => {
     const startedAt = performance.now();
     const methodAttributes = attributes.of(method.path);
@@ -34,67 +43,131 @@ export function createServerMetricsInterceptor(
       const left = (deadline - Date.now()) / 1000;
       instruments.serverDeadline.record(left < 0 ? 0 : left, methodAttributes.base);
     }
-    const sizes: ByteCounter | undefined =
-      countSizes && countServerSizesOf(method, call) ? { sentBytes: 0 } : undefined;
-    let rcvdBytes = 0;
-    let ended = false;
-    let keyed = false;
-    const end = (code: number) => {
-      ended = true;
-      const withStatus = methodAttributes.withStatus(code);
-      instruments.serverDuration.record((performance.now() - startedAt) / 1000, withStatus);
-      if (sizes) {
-        instruments.serverSentBytes.record(sizes.sentBytes, withStatus);
-        instruments.serverRcvdBytes.record(rcvdBytes, withStatus);
-      }
-    };
-    return new ServerInterceptingCall(call, {
-      start(next) {
-        next({
-          onReceiveMetadata(metadata, nextMetadata) {
-            keyed = metadata.get(idempotencyKeyHeader).length > 0;
-            nextMetadata(metadata);
-          },
-          onReceiveMessage(message, nextMessage) {
-            if (sizes) rcvdBytes += receivedBytesOf(message);
-            nextMessage(message);
-          },
-          onCancel() {
-            // grpc-js reports the stream's close after a finished call as a cancel as well.
-            if (!ended) end(CANCELLED);
-          },
-        });
-      },
-      sendMessage(message, next) {
-        if (!sizes) return next(message);
-        // grpc-js's base call, just below, serializes synchronously inside this send.
-        const previous = beginCounting(sizes);
-        try {
-          next(message);
-        } finally {
-          endCounting(previous);
-        }
-      },
-      sendStatus(status, next) {
-        if (!ended) {
-          end(status.code);
-          const trailers = status.metadata;
-          const reason = trailers?.get(REASON_METADATA_KEY)[0];
-          if (typeof reason === 'string') {
-            instruments.serverRefused.add(1, methodAttributes.withReason(reason));
-          }
-          if (keyed) {
-            const replayed = trailers?.get(REPLAYED_METADATA_KEY)[0] === 'true';
-            instruments.dedup.add(
-              1,
-              methodAttributes.withOutcome(
-                replayed ? 'replayed' : typeof reason === 'string' ? 'refused' : 'executed',
-              ),
-            );
-          }
-        }
-        next(status);
-      },
-    });
+    const sizes = countSizes && countServerSizesOf(method, call);
+    const measured = new MeasuredServerCall(call, measure, methodAttributes, startedAt, sizes);
+    // grpc-js types the result as its class but uses only the interface (it chains the
+    // interceptors as `ServerInterceptingCallInterface`s), as with client interceptors.
+    return measured as unknown as ServerInterceptingCall;
   };
+}
+
+/** What every call of one server records into. */
+interface ServerMeasure {
+  readonly instruments: Instruments;
+  readonly idempotencyKeyHeader: string;
+}
+
+/**
+ * One server call, passed through to grpc-js's call below and its own listener: one object per
+ * call. grpc-js's `ServerInterceptingCall` with a responder and a listener takes two objects of
+ * closures per call, and its ordering of metadata, messages and status only matters for
+ * responders that answer later; this one answers at once.
+ */
+class MeasuredServerCall implements ServerInterceptingCallInterface, ByteCounter {
+  sentBytes = 0;
+  private rcvdBytes = 0;
+  private listener: Listener | undefined;
+  private ended = false;
+  private keyed = false;
+
+  constructor(
+    private readonly next: ServerInterceptingCallInterface,
+    private readonly measure: ServerMeasure,
+    private readonly attributes: MethodAttributes,
+    private readonly startedAt: number,
+    private readonly sizes: boolean,
+  ) {}
+
+  start(listener: Listener): void {
+    this.listener = listener;
+    this.next.start(this);
+  }
+
+  // The listener grpc-js's call below reports to.
+  onReceiveMetadata(metadata: Metadata): void {
+    this.keyed = metadata.get(this.measure.idempotencyKeyHeader).length > 0;
+    this.listener!.onReceiveMetadata(metadata);
+  }
+  onReceiveMessage(message: unknown): void {
+    if (this.sizes) this.rcvdBytes += receivedBytesOf(message);
+    this.listener!.onReceiveMessage(message);
+  }
+  onReceiveHalfClose(): void {
+    this.listener!.onReceiveHalfClose();
+  }
+  onCancel(): void {
+    // grpc-js reports the stream's close after a finished call as a cancel as well.
+    if (!this.ended) this.end(CANCELLED);
+    this.listener!.onCancel();
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    this.next.sendMetadata(metadata);
+  }
+  sendMessage(message: unknown, callback: () => void): void {
+    if (!this.sizes) return this.next.sendMessage(message, callback);
+    // grpc-js's base call, just below, serializes synchronously inside this send.
+    const previous = beginCounting(this);
+    try {
+      this.next.sendMessage(message, callback);
+    } finally {
+      endCounting(previous);
+    }
+  }
+  sendStatus(status: Parameters<ServerInterceptingCallInterface['sendStatus']>[0]): void {
+    if (!this.ended) {
+      this.end(status.code);
+      this.recordOutcome(status.metadata ?? undefined);
+    }
+    this.next.sendStatus(status);
+  }
+  startRead(): void {
+    this.next.startRead();
+  }
+  getPeer(): string {
+    return this.next.getPeer();
+  }
+  getDeadline(): ReturnType<ServerInterceptingCallInterface['getDeadline']> {
+    return this.next.getDeadline();
+  }
+  getHost(): string {
+    return this.next.getHost();
+  }
+  getAuthContext(): ReturnType<ServerInterceptingCallInterface['getAuthContext']> {
+    return this.next.getAuthContext();
+  }
+  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface['getConnectionInfo']> {
+    return this.next.getConnectionInfo();
+  }
+  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface['getMetricsRecorder']> {
+    return this.next.getMetricsRecorder();
+  }
+
+  private end(code: StatusObject['code']): void {
+    this.ended = true;
+    const { instruments } = this.measure;
+    const withStatus = this.attributes.withStatus(code);
+    instruments.serverDuration.record((performance.now() - this.startedAt) / 1000, withStatus);
+    if (this.sizes) {
+      instruments.serverSentBytes.record(this.sentBytes, withStatus);
+      instruments.serverRcvdBytes.record(this.rcvdBytes, withStatus);
+    }
+  }
+
+  private recordOutcome(trailers: Metadata | undefined): void {
+    const { instruments } = this.measure;
+    const reason = trailers?.get(REASON_METADATA_KEY)[0];
+    if (typeof reason === 'string') {
+      instruments.serverRefused.add(1, this.attributes.withReason(reason));
+    }
+    if (this.keyed) {
+      const replayed = trailers?.get(REPLAYED_METADATA_KEY)[0] === 'true';
+      instruments.dedup.add(
+        1,
+        this.attributes.withOutcome(
+          replayed ? 'replayed' : typeof reason === 'string' ? 'refused' : 'executed',
+        ),
+      );
+    }
+  }
 }
