@@ -16,7 +16,7 @@ export interface HistogramProducerOptions {
   prometheusNames?: boolean;
 }
 
-/** A histogram data point as the SDK's `MetricReader` merges it (sdk-metrics 1.x and 2.x). */
+/** A histogram data point as the SDK's `MetricReader` merges it (sdk-metrics 2.x). */
 export interface ProducedHistogramPoint {
   readonly attributes: Attributes;
   readonly startTime: [number, number];
@@ -63,7 +63,7 @@ export interface ProducedMetrics {
 
 /**
  * The layer's per-call histograms aggregated in the layer and handed to the SDK when a reader
- * collects: an OpenTelemetry `MetricProducer` (sdk-metrics 1.x and 2.x) for a reader's
+ * collects: an OpenTelemetry `MetricProducer` (sdk-metrics 2.x) for a reader's
  * `metricProducers` (`PrometheusExporter` takes them too). A value then costs a lookup by the
  * attribute object, a bucket search and a few additions (about 0.1 µs), where the SDK's
  * synchronous histogram (JS 2.x) hashes the attributes on every record (about 2.7 µs). Same
