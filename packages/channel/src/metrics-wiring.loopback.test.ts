@@ -5,18 +5,23 @@ import {
   loopbackFixture,
   testServiceClient,
 } from '@grpc-resilience/testing';
+import { HistogramProducer } from '@grpc-resilience/metrics';
 import {
   AggregationTemporality,
   DataPointType,
   MeterProvider,
   MetricReader,
+  type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import { createResilientClient, resilientOptions, resilientServerOptions } from './index';
 
 /** Collects on demand, as an exporter would see it then. */
 class CollectingReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  constructor(metricProducers?: MetricProducer[]) {
+    super({
+      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+      metricProducers,
+    });
   }
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
@@ -46,8 +51,8 @@ const providers: MeterProvider[] = [];
 afterEach(async () => {
   for (const provider of providers.splice(0)) await provider.shutdown();
 });
-function sdk() {
-  const reader = new CollectingReader();
+function sdk(metricProducers?: MetricProducer[]) {
+  const reader = new CollectingReader(metricProducers);
   const provider = new MeterProvider({ readers: [reader] });
   providers.push(provider);
   return { reader, provider };
@@ -116,4 +121,37 @@ it('metrics.disabledMetrics reaches the instruments through the factory', async 
   const seen = await counts(client.reader);
   expect(seen['grpc.client.attempt.sent_total_compressed_message_size']).toBeUndefined();
   expect(seen['grpc.client.attempt.rcvd_total_compressed_message_size']).toBe(1);
+});
+
+it("a HistogramProducer used for the provider takes the factories' histograms off the SDK", async () => {
+  const producer = new HistogramProducer();
+  const client = sdk([producer]);
+  producer.useFor(client.provider);
+  const backend = await loop.backend({
+    serverOptions: resilientServerOptions({ metrics: { meterProvider: client.provider } }),
+  });
+  const caller = loop.keep(
+    createResilientClient(testServiceClient(), backend.address, {
+      metrics: { meterProvider: client.provider },
+    }),
+  );
+  expect((await callUnary(caller, 'GetItem', {}, { timeoutMs: 5000 })).status.code).toBe(0);
+
+  const seen = await counts(client.reader);
+  expect(seen['grpc.client.call.duration']).toBe(1);
+  expect(seen['grpc.client.attempt.duration']).toBe(1);
+  expect(seen['grpc.server.call.duration']).toBe(1);
+  // Every histogram the reader saw came from the producer, none from the SDK's own storage.
+  const fromProducer = new Set<string>();
+  for (const scope of (await producer.collect()).resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) fromProducer.add(metric.descriptor.name);
+  }
+  const { resourceMetrics } = await client.reader.collect();
+  const histograms = resourceMetrics.scopeMetrics
+    .flatMap((scope) => scope.metrics)
+    .filter((metric) => metric.dataPointType === DataPointType.HISTOGRAM)
+    .map((metric) => metric.descriptor.name);
+  expect(histograms.length).toBeGreaterThan(0);
+  expect(new Set(histograms)).toEqual(fromProducer);
+  expect(histograms.length).toBe(fromProducer.size); // each once: not also aggregated by the SDK
 });
