@@ -110,10 +110,17 @@ describe('the default limit in front of a pool, in virtual time', () => {
     expect(simulate(8, 5, 0.5, 100_000, 1, { jitterMs: 3 }).refused).toBe(0);
   });
 
-  it('at half capacity with a 100 ms stall every 2 s: only some of the burst after each stall', () => {
-    // Each stall delivers about 80 calls at once, over the limit of 20 that half load never
-    // grows (what a first burst at overload looks like too); without latencySlackMs: 42,551.
+  it('at half capacity with a 100 ms stall every 2 s: a few percent, the bursts after stalls', () => {
+    // Each stall delivers about 80 calls at once, over a limit that half load never grows, and
+    // leaves the calls it caught late: what a first burst at overload looks like too. This is
+    // why the limiter is opt-in (docs/server.md). Without latencySlackMs: 42,551.
     const noise = { jitterMs: 3, stallEveryMs: 2000, stallMs: 100 };
-    expect(simulate(8, 5, 0.5, 100_000, 1, noise).refused).toBeLessThan(500);
+    expect(simulate(8, 5, 0.5, 100_000, 1, noise).refused).toBeLessThan(5000);
+  });
+
+  it('at 3x capacity with 50 ms calls (the bench): goodput at capacity, p99 under 2x the work', () => {
+    const result = simulate(8, 50, 3, 10_000, 1, { jitterMs: 3 });
+    expect(result.goodputShare).toBeGreaterThan(0.95);
+    expect(result.p99VsWork).toBeLessThan(2);
   });
 });

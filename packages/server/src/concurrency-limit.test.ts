@@ -69,7 +69,7 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(1);
   });
 
-  it('doubles while in use until the first window past tolerance, then grows by its square root', () => {
+  it('doubles while in use until the first window past tolerance, then grows by one', () => {
     const limit = limiter({ initialLimit: 4, maxLimit: 100 });
     window(limit, 0, 2, 4);
     expect(limit.limit).toBe(8);
@@ -80,9 +80,19 @@ describe('ConcurrencyLimit', () => {
     window(limit, 300, 10, 16); // past tolerance: shrinks, and slow start is over
     expect(limit.limit).toBe(8);
     window(limit, 400, 2, 8);
-    expect(limit.limit).toBe(11); // 8 + sqrt(8), rounded up
-    for (let w = 5; w < 40; w++) window(limit, w * 100, 2.4, limit.limit);
-    expect(limit.limit).toBe(100);
+    expect(limit.limit).toBe(9);
+    for (let w = 5; w < 200; w++) window(limit, w * 100, 2.4, limit.limit);
+    expect(limit.limit).toBe(100); // up to maxLimit
+  });
+
+  it('slow start ends at a window whose slowest call waited past the target, median or not', () => {
+    const limit = limiter({ initialLimit: 20, maxLimit: 1000 });
+    limit.onAdmit(20);
+    // 8 calls at the unloaded 50 ms and 2 that queued behind them (100 ms): the median is fine.
+    for (let i = 1; i <= 8; i++) limit.onSample(50, 50, () => 0);
+    limit.onSample(100, 100, () => 0);
+    limit.onSample(100, 100, () => 0);
+    expect(limit.limit).toBe(21); // grown by one, not doubled
   });
 
   it('never shrinks below what the window sustained: completions per ms times the unloaded latency', () => {

@@ -138,20 +138,22 @@ function clamp(value: number, min: number, max: number): number {
 
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
- * Gradient limiters: each window compares the average latency of the calls it completed with
- * the unloaded latency (the least seen). Above `latencyTolerance` times that, or with the event
+ * Gradient limiters: each window compares the median latency of the calls it completed with
+ * the unloaded latency (the least seen). Above `latencyTolerance` times that (and more than
+ * `latencySlackMs` above it), or with the event
  * loop late past its threshold, calls are queueing (behind each other on the event loop, or for
  * a pool's slots); if the window also reached the limit (a call refused, or as many in flight),
  * the limit shrinks by the ratio, at most by half. It never shrinks below what the window
  * sustained: its completions per ms times the unloaded latency (Little's law: the calls in flight
  * that the same throughput needs without queueing), so a noisy window cannot starve a server that
  * could serve more. Within tolerance, while the calls in flight reach half the limit, it grows:
- * doubling until the first shrink (slow start), then by its square root.
+ * doubling (slow start) until a window shrinks it or has a call that waited past the target,
+ * then by one per window.
  *
  * Only a window that reached the limit shrinks it: at normal load, latency that rises for other
  * reasons (slow I/O, a mix of slow methods, a machine busy with other processes, which makes
  * timers and the event loop late) never comes near refusing a call, and the limit keeps growing
- * to about twice the peak in flight. Pure logic: the caller feeds samples and the clock.
+ * while in use. Pure logic: the caller feeds samples and the clock.
  */
 export class ConcurrencyLimit {
   private current: number;
@@ -159,6 +161,8 @@ export class ConcurrencyLimit {
   private windowStart: number;
   private samples = 0;
   private latencySumMs = 0;
+  /** The window's latencies, for its median; reused from window to window. */
+  private readonly latencies: number[] = [];
   private peakInFlight = 0;
   /** A call was refused for the limit in this window. */
   private refused = false;
@@ -207,6 +211,7 @@ export class ConcurrencyLimit {
   onSample(latencyMs: number, now: number, eventLoopDelayMs: () => number): void {
     this.samples++;
     this.latencySumMs += latencyMs;
+    this.latencies.push(latencyMs);
     if (latencyMs < this.minLatencyMs) this.minLatencyMs = latencyMs;
     if (
       now - this.windowStart >= this.options.windowMs &&
@@ -218,12 +223,16 @@ export class ConcurrencyLimit {
   private endWindow(now: number, loopDelayMs: number): void {
     const { latencyTolerance, latencySlackMs, minLimit, maxLimit, eventLoopDelayMs } = this.options;
     const average = this.latencySumMs / this.samples;
+    // The median, as Envoy's default `sample_aggregate_percentile` (50): the few calls a stall
+    // caught in flight (100 ms late after a GC pause or a busy machine) do not make a window
+    // look queued, while a queue that most calls wait in does.
+    const median = this.median();
     this.expectedMs = this.expectedMs === 0 ? average : 0.8 * this.expectedMs + 0.2 * average;
     const target = Math.max(
       latencyTolerance * this.minLatencyMs,
       this.minLatencyMs + latencySlackMs,
     );
-    let gradient = Math.min(1, target / average);
+    let gradient = Math.min(1, target / median);
     const loopLate = eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs;
     if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
     const reached = this.refused || this.peakInFlight >= this.current;
@@ -233,14 +242,25 @@ export class ConcurrencyLimit {
       const shrunk = Math.floor(this.current * Math.max(0.5, gradient));
       this.current = Math.max(minLimit, Math.min(this.current, Math.max(shrunk, sustained)));
     } else if (gradient === 1 && this.peakInFlight >= this.current / 2) {
-      const grown = this.slowStart ? 2 * this.current : this.current + Math.sqrt(this.current);
-      this.current = Math.min(maxLimit, Math.ceil(grown));
+      // Doubling only while no call of the window waited past the target: a window can end
+      // before the calls queued behind the first ones complete, and its median not show them.
+      const slowest = this.latencies[this.latencies.length - 1];
+      if (this.slowStart && slowest > target) this.slowStart = false;
+      // Past slow start, by one per window (additive increase, as TCP's congestion avoidance):
+      // near capacity the overshoots set the p99, and a square root's were twice as large.
+      this.current = Math.min(maxLimit, this.slowStart ? 2 * this.current : this.current + 1);
     }
     this.minLatencyMs *= this.options.minLatencyDrift;
     this.windowStart = now;
     this.samples = 0;
     this.latencySumMs = 0;
+    this.latencies.length = 0;
     this.peakInFlight = 0;
     this.refused = false;
+  }
+
+  private median(): number {
+    const sorted = this.latencies.sort((a, b) => a - b);
+    return sorted[sorted.length >> 1];
   }
 }
