@@ -21,8 +21,8 @@ import {
  * - `shed`: the server refused the call, unrun, to protect itself: RESOURCE_EXHAUSTED with
  *   `grpc-retry-pushback-ms` or a `google.rpc.RetryInfo` (what an adaptive concurrency limit
  *   answers), or DEADLINE_EXCEEDED with `grpc-resilience-reason: deadline-budget` (less time left
- *   than its calls take). It is up and answering at once, so nothing counts, and a probe so
- *   answered closes the circuit. Opening would fail for a second or more every call the server
+ *   than its calls take). It is up and answering at once, so it counts as a success for the
+ *   breaker (it ends a run of failures), and a probe so answered closes the circuit. Opening would fail for a second or more every call the server
  *   would have admitted; the retry's pushback and the client throttle slow the caller;
  * - `neutral`: nothing learnt (the caller cancelled, a stream ended by its own deadline, the
  *   layer itself refused the call before sending it).

@@ -127,7 +127,10 @@ export class CircuitBreaker {
       return outcome === 'failure' ? this.open() : this.close();
     }
     if (this.state !== 'closed') return; // a call admitted before the circuit opened
-    if (outcome === 'success') {
+    // A server shedding load answered at once: as alive as a success, so it ends a run of
+    // failures (at 3x a limited server's capacity, the few calls that still timed out between
+    // its refusals otherwise added up to five and opened the circuit).
+    if (outcome === 'success' || outcome === 'shed') {
       this.credit = 0;
       this.breaker.success(CircuitState.Closed);
     } else if (outcome === 'failure') {

@@ -149,3 +149,15 @@ it('a server shedding load (RESOURCE_EXHAUSTED with pushback) counts for nothing
   );
   expect(changes.map((c) => c.to)).toEqual(['open', 'half-open', 'closed']);
 });
+
+it('a call the server shed ends a run of failures, as a success does', async () => {
+  const { breaker, client } = stackClient({ consecutiveFailures: 3 });
+  const unavailable = meta({ failCode: Status.UNAVAILABLE });
+  const shed = meta({ failCode: Status.RESOURCE_EXHAUSTED, pushbackMs: 1 });
+  for (let i = 0; i < 2; i++) await callUnary(client, 'GetItem', {}, unavailable);
+  await callUnary(client, 'GetItem', {}, shed);
+  for (let i = 0; i < 2; i++) await callUnary(client, 'GetItem', {}, unavailable);
+  expect(breaker.stateOf()).toBe('closed');
+  await callUnary(client, 'GetItem', {}, unavailable);
+  expect(breaker.stateOf()).toBe('open');
+});
