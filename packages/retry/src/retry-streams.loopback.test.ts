@@ -63,7 +63,7 @@ it('bidi, 200 calls, 30% failing before the first reply: every message delivered
   }
 });
 
-it('a commit in the middle of a replay: the rest of the kept messages and later writes still arrive', async () => {
+it('a commit in the middle of a replay: the rest of the kept messages still arrive (writes during and after: bidi-replay-commit)', async () => {
   backend = await loop.backend();
   const calls: RetryingCall[] = [];
   const client = retryingClient(backend.address, { initialBackoffMs: 1, maxBackoffMs: 1 }, calls);
