@@ -1,12 +1,6 @@
+import { promtool, scrape } from '@grpc-resilience/testing';
 import { layerSuccessPercent, renderTable, runDemo, type PhaseResult } from './index';
-import {
-  parseScrape,
-  promtoolCheckMetrics,
-  scrape,
-  total,
-  totalsBy,
-  type Sample,
-} from './scrape.test.helper';
+import { parseScrape, total, totalsBy, type Sample } from './scrape.test.helper';
 
 /** The layer's figures as a scrape shows them, by their Prometheus names. */
 function scrapedFigures(samples: readonly Sample[]) {
@@ -127,6 +121,6 @@ it('serves /metrics during the run, and its summary shows what the scrapes show'
   const refusals = run.phases.slice(6).reduce((sum, r) => sum + r.layerMetrics.refused, 0);
   expect(refusals).toBeGreaterThan(0);
 
-  const checked = await promtoolCheckMetrics(scrapes[scrapes.length - 1]);
-  expect(checked).toEqual({ code: 0, output: '' });
+  const checked = await promtool(['check', 'metrics'], scrapes[scrapes.length - 1]);
+  expect(checked).toEqual({ code: 0, stdout: '', stderr: '' });
 }, 30_000);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createServerMetrics } from '@grpc-resilience/metrics';
 import { ConfigError } from '@grpc-resilience/status';
 import { startMetricsEndpoint, type MetricsEndpoint } from './index';
-import { scrape } from './scrape.test.helper';
+import { scrape } from '@grpc-resilience/testing';
 
 let taken: http.Server | undefined;
 let endpoint: MetricsEndpoint | undefined;

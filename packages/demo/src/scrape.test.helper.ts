@@ -1,29 +1,8 @@
-import { spawn } from 'node:child_process';
-import * as http from 'node:http';
-
 /** One sample line of a Prometheus text scrape: `name{label="value",…} value`. */
 export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
-}
-
-/** GETs `url`; rejects on a status other than 200. */
-export function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk) => (body += chunk));
-        response.on('end', () =>
-          response.statusCode === 200
-            ? resolve(body)
-            : reject(new Error(`${url} answered ${response.statusCode}: ${body}`)),
-        );
-      })
-      .on('error', reject);
-  });
 }
 
 /** The samples of a scrape, comments and blank lines left out. */
@@ -65,28 +44,4 @@ export function totalsBy(
     if (s.name === name && key !== undefined) totals[key] = (totals[key] ?? 0) + s.value;
   }
   return totals;
-}
-
-/**
- * `promtool check metrics` on `text` (Debian's `prometheus` package; `.ci/run` installs it). A
- * missing promtool fails the test with a clear message, never skips it.
- */
-export function promtoolCheckMetrics(
-  text: string,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'ENOENT'
-          ? new Error('promtool not found: install Debian\'s "prometheus" package (.ci/run does)')
-          : error,
-      ),
-    );
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(text);
-  });
 }

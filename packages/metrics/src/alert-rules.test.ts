@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { INSTRUMENTS, prometheusViews } from './index';
-import { promtool } from './promtool.test.helper';
+import { promtool } from '@grpc-resilience/testing';
 
 const dir = path.join(__dirname, '..', 'prometheus');
 const rules = path.join(dir, 'alerts.rules.yml');

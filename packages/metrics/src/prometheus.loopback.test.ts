@@ -9,6 +9,8 @@ import {
   behaviourMetadata,
   callUnary,
   createTestClient,
+  promtool,
+  scrape,
   startTestBackend,
   testServiceClient,
   type TestBackend,
@@ -21,7 +23,6 @@ import {
   createServerMetrics,
   prometheusViews,
 } from './index';
-import { promtool } from './promtool.test.helper';
 
 let backend: TestBackend;
 let provider: MeterProvider;
@@ -40,19 +41,6 @@ async function startEndpoint(exporter: PrometheusExporter): Promise<string> {
   );
   await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/metrics`;
-}
-
-function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk) => (body += chunk));
-        response.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
 }
 
 // The histograms recorded by the SDK's instruments, or aggregated in the layer and handed to the

@@ -43,3 +43,4 @@ export {
   type PingEnforcingServer,
   type PingEnforcingServerOptions,
 } from './ping-enforcing-server';
+export { scrape, promtool, type PromtoolResult } from './prometheus-tools';

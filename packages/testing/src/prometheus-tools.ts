@@ -1,4 +1,23 @@
 import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+
+/** GETs a Prometheus endpoint's text; rejects on a status other than 200. */
+export function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () =>
+          response.statusCode === 200
+            ? resolve(body)
+            : reject(new Error(`${url} answered ${response.statusCode}: ${body}`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
 
 /** What promtool said. */
 export interface PromtoolResult {
@@ -8,8 +27,8 @@ export interface PromtoolResult {
 }
 
 /**
- * Runs Debian's `promtool` (package `prometheus`; `.ci/run` installs it). A missing promtool
- * fails the test with a clear message, never skips it.
+ * Runs Debian's `promtool` (package `prometheus`; `.ci/run` installs it) with `args`, `stdin`
+ * on its standard input. A missing promtool fails the test with a clear message, never skips it.
  */
 export function promtool(args: string[], stdin?: string): Promise<PromtoolResult> {
   return new Promise((resolve, reject) => {
