@@ -29,6 +29,9 @@ export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';
 /** The `grpc-retry-pushback-ms` trailer (gRFC A6) of a refused call. */
 export const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
 
+/** Sampling interval of the event-loop delay histogram, ms. */
+const LOOP_RESOLUTION_MS = 10;
+
 /** How much of the limit a call of each priority may use. */
 export type Priority = 'critical' | 'normal' | 'sheddable';
 const PRIORITIES: readonly Priority[] = ['critical', 'normal', 'sheddable'];
@@ -96,7 +99,7 @@ export class AdmissionControl {
     this.priorityHeader = input.priorityHeader !== false;
     this.limiter = new ConcurrencyLimit(this.options, performance.now());
     if (this.options.eventLoopDelayMs > 0) {
-      this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
       this.loopDelay.enable();
     }
   }
@@ -117,12 +120,31 @@ export class AdmissionControl {
     this.loopDelay?.disable();
   }
 
+  private cpuSince = process.cpuUsage();
+  private wallSince = performance.now();
+  private sharedDelayMs = 0;
+
+  /**
+   * The window's p99 event-loop delay, ms; keeps its median for {@link readSharedDelay} when the
+   * process used under half a core meanwhile: then the loop ran late because the machine was
+   * busy, not because of this server's work, and every call shared that lateness.
+   */
   private readonly readLoopDelay = (): number => {
     if (this.loopDelay === undefined) return 0;
-    const p99 = this.loopDelay.percentile(99) / 1e6;
+    // The histogram records each interval whole, its 10 ms resolution included.
+    const p99 = Math.max(0, this.loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
+    const cpu = process.cpuUsage(this.cpuSince);
+    const now = performance.now();
+    const share = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.wallSince);
+    const median = Math.max(0, this.loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS);
+    this.sharedDelayMs = share < 0.5 ? median : 0;
+    this.cpuSince = process.cpuUsage();
+    this.wallSince = now;
     this.loopDelay.reset();
     return p99;
   };
+
+  private readonly readSharedDelay = (): number => this.sharedDelayMs;
 
   readonly interceptor: ServerInterceptor = (method, call) => {
     if (method.responseStream) return new ServerInterceptingCall(call);
@@ -135,7 +157,7 @@ export class AdmissionControl {
       admitted = false;
       this.count--;
       const now = performance.now();
-      this.limiter.onSample(now - startedAt, now, this.readLoopDelay);
+      this.limiter.onSample(now - startedAt, now, this.readLoopDelay, this.readSharedDelay);
     };
     return new ServerInterceptingCall(call, {
       start: (next) => {

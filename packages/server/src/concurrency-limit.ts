@@ -206,9 +206,16 @@ export class ConcurrencyLimit {
 
   /**
    * Records a completed call's latency; ends the window when it is due. `eventLoopDelayMs`
-   * is read only then (the p99 delay since the last window, or 0 when not measured).
+   * is read only then (the p99 delay since the last window, or 0 when not measured), and
+   * `sharedDelayMs` after it: the event loop's typical lateness in the window when the process
+   * itself was not busy (the machine's, shared by every call), 0 otherwise.
    */
-  onSample(latencyMs: number, now: number, eventLoopDelayMs: () => number): void {
+  onSample(
+    latencyMs: number,
+    now: number,
+    eventLoopDelayMs: () => number,
+    sharedDelayMs: () => number = () => 0,
+  ): void {
     this.samples++;
     this.latencySumMs += latencyMs;
     this.latencies.push(latencyMs);
@@ -217,10 +224,10 @@ export class ConcurrencyLimit {
       now - this.windowStart >= this.options.windowMs &&
       this.samples >= this.options.minWindowSamples
     )
-      this.endWindow(now, eventLoopDelayMs());
+      this.endWindow(now, eventLoopDelayMs(), sharedDelayMs());
   }
 
-  private endWindow(now: number, loopDelayMs: number): void {
+  private endWindow(now: number, loopDelayMs: number, sharedMs: number): void {
     const { latencyTolerance, latencySlackMs, minLimit, maxLimit, eventLoopDelayMs } = this.options;
     const average = this.latencySumMs / this.samples;
     // The median, as Envoy's default `sample_aggregate_percentile` (50): the few calls a stall
@@ -228,10 +235,10 @@ export class ConcurrencyLimit {
     // look queued, while a queue that most calls wait in does.
     const median = this.median();
     this.expectedMs = this.expectedMs === 0 ? average : 0.8 * this.expectedMs + 0.2 * average;
-    const target = Math.max(
-      latencyTolerance * this.minLatencyMs,
-      this.minLatencyMs + latencySlackMs,
-    );
+    // Plus the lateness every call shared that was not this process's own work (a busy
+    // machine's scheduling, as its event loop measured it): no admission decision caused it.
+    const target =
+      Math.max(latencyTolerance * this.minLatencyMs, this.minLatencyMs + latencySlackMs) + sharedMs;
     let gradient = Math.min(1, target / median);
     const loopLate = eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs;
     if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
