@@ -132,6 +132,25 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(40);
   });
 
+  it("the machine's shared lateness raises the target: a window it slowed does not shrink the limit", () => {
+    const run = (sharedMs: number) => {
+      const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+      window(limit, 0, 5, 20); // unloaded 5 ms
+      limit.onRefuse();
+      limit.onAdmit(40);
+      for (let i = 1; i <= 10; i++)
+        limit.onSample(
+          12,
+          100 + i * 10,
+          () => 0,
+          () => sharedMs,
+        ); // 7 ms late: past 5 ms of slack
+      return limit.limit;
+    };
+    expect(run(0)).toBeLessThan(40);
+    expect(run(4)).toBe(80); // within 5 ms of slack plus 4 shared: still in slow start
+  });
+
   it('expects the smoothed latency of recent windows', () => {
     const limit = limiter();
     expect(limit.expectedLatencyMs).toBe(0);
