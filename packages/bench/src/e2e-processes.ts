@@ -1,0 +1,200 @@
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as inspector from 'node:inspector/promises';
+import { join } from 'node:path';
+import { startServerProcess } from './bench-server';
+import { cpuMicros, median, ratioSummary } from './measure';
+import { table } from './report';
+import { rawDeadlineVariant, resilientClientVariant, type Variant } from './variants';
+
+/**
+ * The clients of the paired-process rows, by name: raw grpc-js with the layer's default deadline
+ * (the anchor), and `createResilientClient` with every default over a list of one address.
+ */
+const PROCESS_VARIANTS: Record<string, (address: string) => Variant> = {
+  'raw grpc-js + deadline': (address) => rawDeadlineVariant(address),
+  createResilientClient: (address) => resilientClientVariant([address]),
+};
+
+/** What one client process measured over its `calls` (after its warm-up). */
+interface ProcessRun {
+  cpuMicros: number;
+  wallMs: number;
+  failed: number;
+}
+
+type Range = { median: number; min: number; max: number };
+
+export interface PairedProcessResult {
+  rounds: number;
+  calls: number;
+  concurrency: number;
+  /** Median client CPU per call (µs) and wall time (ms) of each slot's runs. */
+  slots: { slot: string; variant: string; cpuMicrosPerCall: number; wallMs: number }[];
+  /** Per round, the layer's run over the anchor's (slot A): CPU and time. */
+  layer: { cpu: Range; time: Range };
+  /** Per round, the anchor's second run (slot B) over its first: the noise floor. */
+  aa: { cpu: Range; time: Range };
+}
+
+/** `count` unary calls, `concurrency` in flight; resolves with how many failed. */
+function unaryCalls(variant: Variant, count: number, concurrency: number): Promise<number> {
+  return new Promise((resolve) => {
+    if (count <= 0) return resolve(0);
+    let started = 0;
+    let ended = 0;
+    let failed = 0;
+    const next = () => {
+      if (started < count) {
+        started++;
+        variant.call(onEnd);
+      }
+    };
+    const onEnd = (error?: unknown) => {
+      if (error !== undefined) failed++;
+      if (++ended === count) resolve(failed);
+      else next();
+    };
+    for (let i = 0; i < Math.min(concurrency, count); i++) next();
+  });
+}
+
+/**
+ * One client process of the paired rows (`e2e-processes.js client <variant> <address> <calls> <inFlight>`):
+ * warms up (connection, JIT), then measures its own CPU and wall time over `calls` calls. With
+ * `BENCH_CPU_PROFILE_DIR` set it writes a V8 CPU profile of the measured calls only.
+ */
+async function clientProcess(args: string[]): Promise<void> {
+  const [name, address, calls, concurrency] = [args[0], args[1], Number(args[2]), Number(args[3])];
+  const variant = PROCESS_VARIANTS[name](address);
+  await unaryCalls(variant, Math.min(5000, Math.floor(calls / 4)), concurrency);
+  global.gc?.();
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const session = profileDir ? new inspector.Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
+  const since = process.cpuUsage();
+  const start = performance.now();
+  const failed = await unaryCalls(variant, calls, concurrency);
+  const run: ProcessRun = {
+    cpuMicros: cpuMicros(since),
+    wallMs: performance.now() - start,
+    failed,
+  };
+  if (session && profileDir) {
+    const { profile } = await session.post('Profiler.stop');
+    const file = `${name.replace(/\W+/g, '-')}-${process.pid}.cpuprofile`;
+    writeFileSync(join(profileDir, file), JSON.stringify(profile));
+    session.disconnect();
+  }
+  variant.close();
+  process.send!(run, () => process.disconnect());
+}
+
+function runClientProcess(variant: string, address: string, calls: number, inFlight: number) {
+  const child = fork(__filename, ['client', variant, address, String(calls), String(inFlight)], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<ProcessRun>((resolve, reject) => {
+    let run: ProcessRun | undefined;
+    child.once('error', reject);
+    child.once('message', (message: ProcessRun) => (run = message));
+    child.once('exit', (code) => {
+      if (run === undefined) return reject(new Error(`${variant} client exited with ${code}`));
+      if (run.failed > 0) return reject(new Error(`${variant}: ${run.failed} calls failed`));
+      resolve(run);
+    });
+  });
+}
+
+/**
+ * Issue 13's paired rows: each round runs three client processes one after the other, in an
+ * order rotated per round (anchor A, layer, anchor B): each makes `calls` unary calls at
+ * `inFlight`, and the per-round ratios to anchor A (the layer's and anchor B's, the A/A control)
+ * are summarised. Separate processes keep each side's JIT, GC and channels to itself.
+ */
+export async function runPairedProcesses(
+  address: string,
+  rounds: number,
+  calls: number,
+  inFlight = 64,
+): Promise<PairedProcessResult> {
+  const slots = [
+    ['anchor A', 'raw grpc-js + deadline'],
+    ['layer', 'createResilientClient'],
+    ['anchor B', 'raw grpc-js + deadline'],
+  ];
+  const runs: ProcessRun[][] = slots.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < slots.length; k++) {
+      const slot = (k + round) % slots.length;
+      runs[slot].push(await runClientProcess(slots[slot][1], address, calls, inFlight));
+    }
+  }
+  const over = (slot: number, key: 'cpuMicros' | 'wallMs') =>
+    ratioSummary(
+      runs[slot].map((r) => r[key]),
+      runs[0].map((r) => r[key]),
+    );
+  return {
+    rounds,
+    calls,
+    concurrency: inFlight,
+    slots: slots.map(([slot, variant], i) => ({
+      slot,
+      variant,
+      cpuMicrosPerCall: median(runs[i].map((r) => r.cpuMicros / calls)),
+      wallMs: median(runs[i].map((r) => r.wallMs)),
+    })),
+    layer: { cpu: over(1, 'cpuMicros'), time: over(1, 'wallMs') },
+    aa: { cpu: over(2, 'cpuMicros'), time: over(2, 'wallMs') },
+  };
+}
+
+export function pairedProcessTable(result: PairedProcessResult): string {
+  const r = (x: Range) => `${x.median.toFixed(3)} (${x.min.toFixed(3)}-${x.max.toFixed(3)})`;
+  return table(
+    [
+      `unary, one client process per run (${result.calls} calls at ${result.concurrency}, ${result.rounds} rounds)`,
+      'CPU µs/call',
+      'wall ms',
+      'CPU ratio to A (range)',
+      'time ratio to A (range)',
+    ],
+    result.slots.map((s, i) => [
+      `${s.slot}: ${s.variant}`,
+      s.cpuMicrosPerCall.toFixed(1),
+      s.wallMs.toFixed(0),
+      i === 0 ? '1' : r(i === 1 ? result.layer.cpu : result.aa.cpu),
+      i === 0 ? '1' : r(i === 1 ? result.layer.time : result.aa.time),
+    ]),
+  );
+}
+
+if (require.main === module) {
+  // `node e2e-processes.js pairs [rounds] [calls]`: the paired rows alone (for profiling: set
+  // BENCH_CPU_PROFILE_DIR); `node e2e-processes.js client ...` is one of their client processes.
+  const [mode, ...args] = process.argv.slice(2);
+  if (mode === 'client') void clientProcess(args);
+  else if (mode === 'pairs') {
+    void (async () => {
+      const server = await startServerProcess('bare');
+      try {
+        const result = await runPairedProcesses(
+          server.address,
+          Number(args[0] ?? 9),
+          Number(args[1] ?? 30_000),
+        );
+        console.log(pairedProcessTable(result));
+        console.log(JSON.stringify(result));
+      } finally {
+        server.stop();
+      }
+    })();
+  }
+}
