@@ -1,5 +1,6 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import {
+  PUSHBACK_METADATA_KEY,
   REASON_METADATA_KEY,
   classifyStatus,
   isFromTrailers,
@@ -29,9 +30,6 @@ import {
  */
 export type CallOutcome =
   'success' | 'answered' | 'shed' | 'failure' | 'application-failure' | 'neutral';
-
-/** Trailer by which a server asks the client to wait before retrying (gRFC A6). */
-const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
 
 /**
  * Codes a server's application answers with when its own code failed. `code` is the class's, so

@@ -1,7 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
-
-/** Trailer by which a server asks the client to wait before retrying (gRFC A6). */
-export const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
+import { PUSHBACK_METADATA_KEY } from '@grpc-resilience/status';
 
 /**
  * Delay before retry number `retry` (1 for the first retry): exponential with full jitter, i.e.

@@ -12,7 +12,8 @@ export {
   type FixedBudgetOptions,
   type AnyRetryBudget,
 } from './budget-options';
-export { PUSHBACK_METADATA_KEY } from './backoff';
+/** gRFC A6's pushback trailer, defined once in the status package (re-exported for callers). */
+export { PUSHBACK_METADATA_KEY } from '@grpc-resilience/status';
 export { assertNoNativeRetries } from './native-retries';
 export type { HedgingOptions } from './hedging';
 export type { AttemptOptions, HedgeEvent } from './attempt-options';

@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   ConfigError,
+  PUSHBACK_METADATA_KEY,
   REASON_METADATA_KEY,
   STATUS_DETAILS_METADATA_KEY,
   deadlineToMs,
@@ -26,8 +27,6 @@ import {
 
 /** Request metadata that marks a call's priority: `critical` or `sheddable`. */
 export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';
-/** The `grpc-retry-pushback-ms` trailer (gRFC A6) of a refused call. */
-export const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
 
 /** Sampling interval of the event-loop delay histogram, ms. */
 const LOOP_RESOLUTION_MS = 10;

@@ -27,11 +27,12 @@ export {
   type DrainResult,
   type DrainTargets,
 } from './drain';
+/** gRFC A6's pushback trailer, defined once in the status package (re-exported for callers). */
+export { PUSHBACK_METADATA_KEY } from '@grpc-resilience/status';
 export { drainOnSignal, type DrainOnSignalOptions } from './drain-on-signal';
 export {
   AdmissionControl,
   PRIORITY_METADATA_KEY,
-  PUSHBACK_METADATA_KEY,
   type AdmissionOptions,
   type AdmissionStats,
   type Priority,

@@ -64,4 +64,5 @@ export {
   readRetryInfoMs,
   STATUS_DETAILS_METADATA_KEY,
   RETRY_INFO_TYPE_URL,
+  PUSHBACK_METADATA_KEY,
 } from './retry-info';

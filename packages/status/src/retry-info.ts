@@ -12,6 +12,9 @@ import type { Metadata } from '@grpc/grpc-js';
 /** Trailer that carries a serialized `google.rpc.Status` (the gRPC rich error model). */
 export const STATUS_DETAILS_METADATA_KEY = 'grpc-status-details-bin';
 
+/** gRFC A6's server pushback trailer: milliseconds to wait before a retry; negative means none. */
+export const PUSHBACK_METADATA_KEY = 'grpc-retry-pushback-ms';
+
 /** `google.protobuf.Any.type_url` of a `google.rpc.RetryInfo`. */
 export const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
