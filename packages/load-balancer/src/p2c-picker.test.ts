@@ -2,18 +2,7 @@ import { Metadata, experimental, status as Status } from '@grpc/grpc-js';
 import { DEFAULT_DECAY_MS, EndpointLoad } from './endpoint-load';
 import { Ejector } from './ejector';
 import { P2cPicker, type ReadyEndpoint } from './p2c-picker';
-
-/** A seeded random in [0, 1) (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@grpc-resilience/testing';
 
 /**
  * A closed loop of `inFlight` calls through the picker on a simulated clock: each call takes
@@ -51,14 +40,14 @@ function simulate(
     ejector: new Ejector(now),
     decayMs: DEFAULT_DECAY_MS,
     slowStartMs: 0,
-    random: seeded(14),
+    random: seededRandom(14),
     now,
   });
   const counts = serviceMs.map(() => 0);
   // Calls in flight as [end time, end callback], sorted by end time.
   const running: [number, () => void][] = [];
   let started = 0;
-  const turn = seeded(7);
+  const turn = seededRandom(7);
   const start = () => {
     const result = picker.pick({ metadata: new Metadata(), extraPickInfo: {} });
     if (started++ >= warmUpCalls) counts[chosen]++;

@@ -1,15 +1,5 @@
 import { HEDGE_BURST, HedgeAllowance } from './hedge-allowance';
-
-/** A seeded generator (mulberry32), so a failing sequence can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@grpc-resilience/testing';
 
 describe('the hedge allowance', () => {
   it('starts empty and earns exactly one hedge per 1 / maxExtraLoad calls', () => {
@@ -56,7 +46,7 @@ describe('the hedge allowance', () => {
   it.each([0.01, 0.05, 0.1, 0.25, 1])(
     'never lets more than %p of calls hedge, over the whole life or any run',
     (share) => {
-      const random = seeded(Math.round(share * 1000));
+      const random = seededRandom(Math.round(share * 1000));
       const allowance = new HedgeAllowance(share);
       const hedgeAt: number[] = []; // for each hedge taken, the calls made by then
       let calls = 0;

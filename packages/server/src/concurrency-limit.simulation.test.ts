@@ -1,15 +1,5 @@
 import { ConcurrencyLimit, resolveConcurrencyLimitOptions } from './concurrency-limit';
-
-/** A seeded PRNG (mulberry32): the same arrivals on every run and every machine. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@grpc-resilience/testing';
 
 /**
  * The bench's server model in virtual time, with the limit in front of it: a pool of `slots`
@@ -37,7 +27,7 @@ function simulate(
   /** When the process next runs at or after `t`: a stall defers everything to its end. */
   const runsAt = (t: number) => (t % stallEveryMs < stallMs ? t - (t % stallEveryMs) + stallMs : t);
   const limit = new ConcurrencyLimit(resolveConcurrencyLimitOptions({}, 'admission'), 0);
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const rate = (load * slots) / workMs; // arrivals per ms
   const completions: { at: number; admittedAt: number }[] = []; // kept sorted by `at`
   const queue: number[] = [];

@@ -44,3 +44,4 @@ export {
   type PingEnforcingServerOptions,
 } from './ping-enforcing-server';
 export { scrape, promtool, type PromtoolResult } from './prometheus-tools';
+export { seededRandom } from './seeded-random';
