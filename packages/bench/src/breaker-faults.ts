@@ -1,23 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
-import {
-  BALANCED_BREAKER_OPTIONS,
-  resolveCircuitBreakerOptions,
-} from '@grpc-resilience/circuit-breaker';
-import { circuitBreakerOf, createResilientClient } from '@grpc-resilience/channel';
 import { REASON_METADATA_KEY, statusName } from '@grpc-resilience/status';
 import {
   behaviourMetadata,
   callUnary,
   startTestBackend,
-  testServiceClient,
   type Behaviour,
   type CallOutcome,
-  type TestBackend,
   type TestServiceClient,
 } from '@grpc-resilience/testing';
+import { RAW_CONFIG, describeLayer, makeClient, type ClientKind } from './breaker-fault-clients';
+import { openLoopUntil, recoveryAfter, type Timed as LoopTimed } from './load-loops';
 import { median } from './measure';
 import { faultNotes, table } from './report';
-import { countStatuses, statusesDelivered } from './status-count';
+import { statusesDelivered } from './status-count';
 
 /** One client through one of issue 13's two breaker rows. */
 export interface BreakerFaultRow {
@@ -48,83 +43,22 @@ export interface BreakerFaultRow {
   met: boolean;
 }
 
-const TestService = testServiceClient();
 const RECOVERY_TARGET_MS = 2000;
 const CALL_DEADLINE_MS = 1000;
 /** Open-loop traffic: one call every 10 ms (100 calls/s). */
 const CALL_INTERVAL_MS = 10;
 
-type ClientKind = 'raw grpc-js' | 'grpc-resilience';
-
-function describeLayer(): string {
-  const b = resolveCircuitBreakerOptions(BALANCED_BREAKER_OPTIONS);
-  return (
-    `createResilientClient(TestService, [2 addresses]), every default: breaker outside the retry, ` +
-    `balanced (opens at ${b.consecutiveFailures} in a row or > ${b.failureRate!.threshold * 100}% ` +
-    `of the last ${b.failureRate!.windowSize}, at least ${b.failureRate!.minimumCalls}; ` +
-    `application errors weigh ${b.applicationFailureWeight}; probes after ${b.halfOpenAfterMs} ms, ` +
-    `x${b.halfOpenBackoffMultiplier} up to ${b.maxHalfOpenAfterMs} ms); retry, budget, ejection, ` +
-    `keepalive: defaults; plus an outermost pass-through status counter`
-  );
-}
-const RAW_CONFIG =
-  "new TestService('ipv4:a,b', insecure, round_robin service config); plus an outermost pass-through status counter";
-
-function makeClient(
-  kind: ClientKind,
-  backends: TestBackend[],
-  row: BreakerFaultRow,
-): TestServiceClient {
-  const addresses = backends.map((b) => b.address);
-  if (kind === 'raw grpc-js') {
-    return new TestService(`ipv4:${addresses.join(',')}`, grpc.credentials.createInsecure(), {
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-      interceptors: [countStatuses],
-    });
-  }
-  const client = createResilientClient(TestService, addresses, { interceptors: [countStatuses] });
-  const breaker = circuitBreakerOf(client);
-  if (!breaker) throw new Error('the default stack has no breaker');
-  row.breakerOpens ??= 0;
-  breaker.onStateChange(({ to }) => {
-    if (to === 'open') row.breakerOpens!++;
-  });
-  return client;
-}
-
-interface Timed {
-  at: number;
-  outcome: CallOutcome;
-}
+type Timed = LoopTimed<CallOutcome>;
 
 /** Calls every CALL_INTERVAL_MS until `until()` holds; resolves when all of them have ended. */
-async function openLoop(
+function openLoop(
   client: TestServiceClient,
   method: 'GetItem' | 'Charge',
   until: () => boolean,
 ): Promise<Timed[]> {
-  const calls: Promise<Timed>[] = [];
-  while (!until() && calls.length < 10_000) {
-    const at = Date.now();
-    calls.push(
-      callUnary(client, method, { id: 'x' }, { timeoutMs: CALL_DEADLINE_MS }).then((outcome) => ({
-        at,
-        outcome,
-      })),
-    );
-    await new Promise((resolve) => setTimeout(resolve, CALL_INTERVAL_MS));
-  }
-  return Promise.all(calls);
-}
-
-/** ms from `from` to the start of the first call from which every call succeeded. */
-function recoveryAfter(calls: Timed[], from: number): number | undefined {
-  let firstGood: number | undefined;
-  for (const { at, outcome } of calls) {
-    if (outcome.status.code !== grpc.status.OK) firstGood = undefined;
-    else if (firstGood === undefined) firstGood = at;
-  }
-  return firstGood === undefined ? undefined : Math.max(0, firstGood - from);
+  return openLoopUntil(CALL_INTERVAL_MS, until, () =>
+    callUnary(client, method, { id: 'x' }, { timeoutMs: CALL_DEADLINE_MS }),
+  );
 }
 
 function failureName(status: grpc.StatusObject): string {

@@ -1,3 +1,5 @@
+import { status as Status } from '@grpc/grpc-js';
+
 /** A call's outcome and when it started (ms epoch). */
 export interface Timed<T> {
   at: number;
@@ -46,4 +48,39 @@ export async function openLoop<T>(
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
   }
   return Promise.all(started);
+}
+
+/**
+ * Open-loop traffic until `until()` holds: a call every `intervalMs` (at most `maxCalls`);
+ * resolves when all have ended.
+ */
+export async function openLoopUntil<T>(
+  intervalMs: number,
+  until: () => boolean,
+  call: () => Promise<T>,
+  maxCalls = 10_000,
+): Promise<Timed<T>[]> {
+  const started: Promise<Timed<T>>[] = [];
+  while (!until() && started.length < maxCalls) {
+    const at = Date.now();
+    started.push(call().then((outcome) => ({ at, outcome })));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return Promise.all(started);
+}
+
+/**
+ * ms from `from` to the start of the first call from which every call succeeded (status OK), or
+ * undefined when the last call failed.
+ */
+export function recoveryAfter(
+  calls: readonly Timed<{ status: { code: number } }>[],
+  from: number,
+): number | undefined {
+  let firstGood: number | undefined;
+  for (const { at, outcome } of calls) {
+    if (outcome.status.code !== Status.OK) firstGood = undefined;
+    else if (firstGood === undefined) firstGood = at;
+  }
+  return firstGood === undefined ? undefined : Math.max(0, firstGood - from);
 }
