@@ -1,5 +1,6 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import {
+  DEADLINE_BUDGET_REASON,
   PUSHBACK_METADATA_KEY,
   REASON_METADATA_KEY,
   classifyStatus,
@@ -76,7 +77,7 @@ export function callOutcome(
  */
 function isServerShedding(status: StatusObject): boolean {
   if (status.code === Status.DEADLINE_EXCEEDED)
-    return status.metadata.get(REASON_METADATA_KEY)[0] === 'deadline-budget';
+    return status.metadata.get(REASON_METADATA_KEY)[0] === DEADLINE_BUDGET_REASON;
   if (status.code !== Status.RESOURCE_EXHAUSTED) return false;
   if (status.metadata.get(PUSHBACK_METADATA_KEY).length > 0) return true;
   return readRetryInfoMs(status.metadata) !== undefined;

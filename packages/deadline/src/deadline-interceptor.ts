@@ -1,5 +1,10 @@
 import { status as Status, type InterceptingCall, type Interceptor } from '@grpc/grpc-js';
-import { deadlineToMs, isResolvedOptions, rejectedCall } from '@grpc-resilience/status';
+import {
+  DEADLINE_BUDGET_REASON,
+  deadlineToMs,
+  isResolvedOptions,
+  rejectedCall,
+} from '@grpc-resilience/status';
 import { currentCallContext } from './call-context';
 import { DeadlineCall } from './deadline-call';
 import {
@@ -55,7 +60,7 @@ export function createDeadlineInterceptor(
       return rejectedCall(
         Status.DEADLINE_EXCEEDED,
         `${path} not sent: ${Math.max(0, remaining)} ms left of its deadline, below the minimum of ${minBudgetMs} ms`,
-        'deadline-budget',
+        DEADLINE_BUDGET_REASON,
       );
     }
     callOptions.deadline = deadline;

@@ -4,7 +4,7 @@ import {
   status as Status,
   type ServerInterceptor,
 } from '@grpc/grpc-js';
-import { REASON_METADATA_KEY } from '@grpc-resilience/status';
+import { DEADLINE_BUDGET_REASON, REASON_METADATA_KEY } from '@grpc-resilience/status';
 import { CallContext, runWithCallContext } from './call-context';
 import { deadlineToMs, resolveServerContextOptions, type ServerContextOptions } from './options';
 
@@ -67,7 +67,7 @@ function refuse(
         onReceiveHalfClose: () => undefined,
       });
       const metadata = new Metadata();
-      metadata.set(REASON_METADATA_KEY, 'deadline-budget');
+      metadata.set(REASON_METADATA_KEY, DEADLINE_BUDGET_REASON);
       call.sendStatus({
         code: Status.DEADLINE_EXCEEDED,
         details: `${path} not started: ${Math.max(0, deadline - Date.now())} ms left on arrival`,

@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   ConfigError,
+  DEADLINE_BUDGET_REASON,
   PUSHBACK_METADATA_KEY,
   REASON_METADATA_KEY,
   STATUS_DETAILS_METADATA_KEY,
@@ -224,7 +225,7 @@ export class AdmissionControl {
     if (leftMs >= expectedMs) return undefined;
     this.tooLateCount++;
     const metadata = new Metadata();
-    metadata.set(REASON_METADATA_KEY, 'deadline-budget');
+    metadata.set(REASON_METADATA_KEY, DEADLINE_BUDGET_REASON);
     return {
       code: Status.DEADLINE_EXCEEDED,
       details: `not started: ${Math.max(0, Math.round(leftMs))} ms left, calls take ${Math.round(expectedMs)} ms`,

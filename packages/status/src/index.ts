@@ -46,7 +46,7 @@ export {
   type ServiceIdempotency,
   type WarnLogger,
 } from './service-idempotency';
-export { rejectedCall, REASON_METADATA_KEY } from './rejected-call';
+export { rejectedCall, REASON_METADATA_KEY, DEADLINE_BUDGET_REASON } from './rejected-call';
 export { ForwardingCall, type InterceptingCallInterface } from './forwarding-call';
 export { DEDUP_SCOPE_METADATA_KEY, readDedupScope, type DedupScope } from './dedup-scope';
 export { LONG_LIVED_CALL_KEY, isStreamOwnDeadline } from './stream-end';

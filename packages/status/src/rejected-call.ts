@@ -11,6 +11,13 @@ import type { InterceptingCallInterface } from './forwarding-call';
 /** Request metadata / trailer key that says why the layer itself ended a call. */
 export const REASON_METADATA_KEY = 'grpc-resilience-reason';
 
+/**
+ * The reason of a call refused, unrun, because less of its deadline was left than a useful
+ * attempt needs: by the client's deadline layer (local) or by a server on arrival. The breaker
+ * reads the server's as the caller's budget, not the target's health.
+ */
+export const DEADLINE_BUDGET_REASON = 'deadline-budget';
+
 /** A call that never touches the network: nothing is sent, every operation is a no-op. */
 class NeverSentCall implements InterceptingCallInterface {
   private listener: Partial<InterceptingListener> | undefined;
