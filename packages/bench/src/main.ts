@@ -7,7 +7,7 @@ import { runResilience } from './resilience';
 import { breakerFaultsTable, runBreakerFaults } from './breaker-faults';
 import { retryFaultsTable, runRetryFaults } from './retry-faults';
 import { hedgingTable, runHedging } from './hedging';
-import { metricsCostTable, runMetricsCost } from './metrics-cost';
+import { METRICS_PLANS, metricsCostTable, runMetricsCost } from './metrics-cost';
 import { balancingTable, runBalancing } from './balancing';
 import { runServerLoad } from './server-load';
 
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const inproc = run('inproc') ? await runInproc(plan.inprocRounds, plan.inprocCalls) : undefined;
   if (inproc) console.log(`${inprocTable(inproc)}\n`);
   const metricsCost = run('metrics')
-    ? await runMetricsCost(plan.inprocRounds, plan.inprocCalls)
+    ? runMetricsCost(METRICS_PLANS[quick ? 'quick' : 'full'])
     : undefined;
   if (metricsCost) console.log(`${metricsCostTable(metricsCost)}\n`);
   const e2e = run('e2e') ? await runE2e(plan.e2eRounds, plan.e2eWindowMs) : undefined;

@@ -3,7 +3,6 @@ import * as grpc from '@grpc/grpc-js';
 import { resilientOptions } from '@grpc-resilience/channel';
 import {
   HistogramProducer,
-  INSTRUMENTS,
   createClientMetrics,
   prometheusViews,
   type MetricsOptions,
@@ -11,23 +10,8 @@ import {
 import { testServiceClient, type TestServiceClient } from '@grpc-resilience/testing';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { abbaOrder, cpuMicros, median, ratioSummary } from './measure';
+import { cpuMicros, median, percentile } from './measure';
 import { StubChannel } from './stub-channel';
-
-/** One row: a variant's client CPU per call and what it adds to the stack without metrics. */
-export interface MetricsCostRow {
-  variant: string;
-  /** What the variant ran: the interceptors and where its values went. */
-  config: string;
-  /** Client CPU per call, µs: median over rounds. */
-  cpuMicrosPerCall: number;
-  /** Added over the same stack with metrics off, µs: median of per-round differences. */
-  addedMicros: number;
-  addedRange: [number, number];
-  /** CPU per call over the metrics-off stack's, and over raw grpc-js's: per-round medians. */
-  ratioToOff: number;
-  ratioToRaw: number;
-}
 
 const TestService = testServiceClient();
 const request = { id: 'bench', value: 'v' };
@@ -39,123 +23,161 @@ type BenchClient = TestServiceClient & {
   ): grpc.Call;
 };
 
-/** Names of the variants, in the order of the rows; 'metrics off' is the baseline. */
-export const METRICS_VARIANTS = [
-  'raw grpc-js',
-  'metrics off',
-  'metrics, no provider',
-  'metrics on, SDK histograms',
-  'metrics on, SDK histograms, sizes off',
-  'metrics on, layer histograms',
-] as const;
-
-type VariantName = (typeof METRICS_VARIANTS)[number];
-
-const CONFIGS: Record<VariantName, string> = {
-  'raw grpc-js': 'no interceptors',
+/** The clients the metrics rows compare, each on a stub channel of its own. */
+const VARIANTS = {
   'metrics off': 'full default client stack (resilientOptions), metrics: false',
-  'metrics, no provider': 'the same, metrics asked for, no meter provider (adds no interceptor)',
+  'metrics, no provider':
+    'the same, metrics asked for while no meter provider is registered (adds no interceptor)',
+  'metrics on (recommended)':
+    'the same + the metrics interceptors; SDK MeterProvider whose reader is a PrometheusExporter (HTTP server not started) given a HistogramProducer (useFor the provider), prometheusViews()',
   'metrics on, SDK histograms':
-    'the same + metrics interceptors; SDK MeterProvider, Prometheus exporter, prometheusViews()',
-  'metrics on, SDK histograms, sizes off':
-    'as above, disabledMetrics: the two attempt size histograms',
-  'metrics on, layer histograms':
-    'as "SDK histograms", with a HistogramProducer given to the exporter (useFor the provider)',
+    'the same, without the HistogramProducer: every histogram value recorded by the SDK',
+} as const;
+
+type VariantName = keyof typeof VARIANTS;
+
+/**
+ * The pairs measured, each in a process of its own: the measured client against the stack with
+ * metrics off. The first is the A/A control (two identical clients), the noise floor of the
+ * method; the SDK-histogram pair is there for contrast.
+ */
+export const METRICS_PAIRS: readonly { label: string; measured: VariantName }[] = [
+  { label: 'A/A: metrics off, a second client', measured: 'metrics off' },
+  { label: 'metrics asked for, no meter provider', measured: 'metrics, no provider' },
+  {
+    label: 'metrics on: PrometheusExporter + HistogramProducer',
+    measured: 'metrics on (recommended)',
+  },
+  { label: 'metrics on, SDK histograms (no producer)', measured: 'metrics on, SDK histograms' },
+];
+
+/** One pair's row: client CPU per unary call, and what the measured client adds. */
+export interface MetricsCostRow {
+  pair: string;
+  /** What the measured client ran (the baseline is always `metrics off`). */
+  config: string;
+  /** Processes × pairs of blocks × calls per block. */
+  samples: string;
+  /** Median client CPU per call, µs: the measured client's blocks, the baseline's. */
+  measuredMicros: number;
+  baselineMicros: number;
+  /** Median of the per-pair differences (measured − baseline), µs per call, and its IQR. */
+  addedMicros: number;
+  addedIqr: [number, number];
+  /** Mean of the per-pair differences: with the garbage collections the median leaves out. */
+  addedMeanMicros: number;
+  /** Each process's median difference, to show how far processes disagree. */
+  perProcessMedians: number[];
+}
+
+/** How much to run: `npm run bench` uses {@link METRICS_PLANS}. */
+export interface MetricsCostPlan {
+  processes: number;
+  pairs: number;
+  blockCalls: number;
+  warmupCalls: number;
+}
+
+export const METRICS_PLANS: Readonly<Record<'quick' | 'full', MetricsCostPlan>> = {
+  quick: { processes: 1, pairs: 60, blockCalls: 300, warmupCalls: 3000 },
+  full: { processes: 3, pairs: 200, blockCalls: 500, warmupCalls: 10_000 },
 };
 
 /**
- * The issue-16 rows, in process on a stub channel (client-side JS only, as the in-process
- * table): raw grpc-js; the full default client stack with metrics off; the same with metrics
- * asked for while no meter provider is registered (it must add nothing: no interceptor is
- * added); with a real SDK MeterProvider whose reader is the Prometheus exporter (never scraped:
- * what a call pays is the recording), every instrument, then without the two size histograms;
- * and with the histograms aggregated in the layer (`HistogramProducer`). Paired per round, ABBA
- * order around metrics off. Every call's outcome is checked.
+ * Issue 16's rows, in process on a stub channel (client-side JS only). Each pair runs in a
+ * process of its own holding two clients, the measured one and the stack with metrics off;
+ * after both warm up, blocks of `blockCalls` sequential calls alternate between them (AB, then
+ * BA) `pairs` times, and the figure is the median of the per-pair differences, with its
+ * interquartile range. Alternating blocks share the machine's moment, so a loaded machine moves
+ * both sides of a difference alike; the A/A pair shows what is left of the noise. Processes
+ * rotate the order of the pairs. Every call's outcome is checked.
  */
-export async function runMetricsCost(
-  rounds: number,
-  callsPerRun: number,
-): Promise<MetricsCostRow[]> {
-  const { variants, close } = metricsVariants();
-  try {
-    const off = variants.find((v) => v.name === 'metrics off')!;
-    const others = variants.filter((v) => v !== off);
-    for (const v of variants) await sequential(v.client, callsPerRun); // warm up the JIT
-    const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      const perRound = new Map<string, number[]>();
-      for (const v of abbaOrder(off, others, round)) {
-        global.gc?.();
-        const since = process.cpuUsage();
-        await sequential(v.client, callsPerRun);
-        perRound.set(v.name, [...(perRound.get(v.name) ?? []), cpuMicros(since) / callsPerRun]);
+export function runMetricsCost(plan: MetricsCostPlan): MetricsCostRow[] {
+  const diffs = METRICS_PAIRS.map(() => ({ all: [] as number[], medians: [] as number[] }));
+  const sides = METRICS_PAIRS.map(() => ({ measured: [] as number[], baseline: [] as number[] }));
+  for (let p = 0; p < plan.processes; p++) {
+    for (let k = 0; k < METRICS_PAIRS.length; k++) {
+      const index = (k + p) % METRICS_PAIRS.length;
+      const args = [index, plan.pairs, plan.blockCalls, plan.warmupCalls].map(String);
+      const child = spawnSync(process.execPath, [__filename, '--pair', ...args], {
+        encoding: 'utf8',
+      });
+      if (child.status !== 0) {
+        throw new Error(`${METRICS_PAIRS[index].label}: exit ${child.status}: ${child.stderr}`);
       }
-      for (const [name, values] of perRound) samples.get(name)!.push(median(values));
+      const run = JSON.parse(child.stdout) as PairRun;
+      diffs[index].all.push(...run.diffs);
+      diffs[index].medians.push(median(run.diffs));
+      sides[index].measured.push(...run.measured);
+      sides[index].baseline.push(...run.baseline);
     }
-    return metricsCostRows(samples);
+  }
+  return METRICS_PAIRS.map(({ label, measured }, i) => {
+    const all = diffs[i].all;
+    return {
+      pair: label,
+      config: VARIANTS[measured],
+      samples: `${plan.processes} x ${plan.pairs} x ${plan.blockCalls}`,
+      measuredMicros: median(sides[i].measured),
+      baselineMicros: median(sides[i].baseline),
+      addedMicros: median(all),
+      addedIqr: [percentile(all, 25), percentile(all, 75)],
+      addedMeanMicros: all.reduce((sum, d) => sum + d, 0) / all.length,
+      perProcessMedians: diffs[i].medians,
+    };
+  });
+}
+
+/** What one pair's process measured: CPU per call of each block, µs. */
+interface PairRun {
+  measured: number[];
+  baseline: number[];
+  diffs: number[];
+}
+
+/** One pair in this process (`metrics-cost.js --pair <index> <pairs> <blockCalls> <warmup>`). */
+async function runPair(index: number, pairs: number, blockCalls: number, warmup: number) {
+  const pair = METRICS_PAIRS[index];
+  const { variants, close } = metricsVariants([pair.measured, 'metrics off']);
+  const [measured, baseline] = variants;
+  try {
+    for (const v of [measured, baseline, measured, baseline]) await sequential(v, warmup / 2);
+    const run: PairRun = { measured: [], baseline: [], diffs: [] };
+    const block = async (client: BenchClient) => {
+      const since = process.cpuUsage();
+      await sequential(client, blockCalls);
+      return cpuMicros(since) / blockCalls;
+    };
+    for (let i = 0; i < pairs; i++) {
+      let a: number;
+      let b: number;
+      if (i % 2 === 0) {
+        a = await block(measured);
+        b = await block(baseline);
+      } else {
+        b = await block(baseline);
+        a = await block(measured);
+      }
+      run.measured.push(a);
+      run.baseline.push(b);
+      run.diffs.push(a - b);
+    }
+    return run;
   } finally {
     await close();
   }
 }
 
-/**
- * The same rows, each variant alone in a process of its own (its own JIT state and garbage, no
- * other variant's call sites), `rounds` rounds in rotated order: the figures docs/observability.md
- * reports. `node packages/bench/dist/metrics-cost.js --per-process 8 20000 5000`.
- */
-export function runMetricsCostPerProcess(
-  rounds: number,
-  calls: number,
-  warmup: number,
-): MetricsCostRow[] {
-  const samples = new Map<string, number[]>(METRICS_VARIANTS.map((name) => [name, []]));
-  for (let round = 0; round < rounds; round++) {
-    const order = METRICS_VARIANTS.map(
-      (_, i) => METRICS_VARIANTS[(i + round) % METRICS_VARIANTS.length],
-    );
-    for (const name of round % 2 ? [...order].reverse() : order) {
-      const child = spawnSync(
-        process.execPath,
-        ['--expose-gc', __filename, name, String(calls), String(warmup)],
-        { encoding: 'utf8' },
-      );
-      const micros = Number(/\t([\d.]+) µs\/call/.exec(child.stdout)?.[1]);
-      if (child.status !== 0 || !Number.isFinite(micros)) {
-        throw new Error(`${name}: exit ${child.status}: ${child.stderr || child.stdout}`);
-      }
-      samples.get(name)!.push(micros);
-    }
-  }
-  return metricsCostRows(samples);
-}
-
-function metricsCostRows(samples: ReadonlyMap<string, number[]>): MetricsCostRow[] {
-  const off = samples.get('metrics off')!;
-  const raw = samples.get('raw grpc-js')!;
-  return METRICS_VARIANTS.map((name) => {
-    const values = samples.get(name)!;
-    const added = values.map((value, i) => value - off[i]);
-    return {
-      variant: name,
-      config: CONFIGS[name],
-      cpuMicrosPerCall: median(values),
-      addedMicros: median(added),
-      addedRange: [Math.min(...added), Math.max(...added)],
-      ratioToOff: ratioSummary(values, off).median,
-      ratioToRaw: ratioSummary(values, raw).median,
-    };
-  });
-}
-
-/** Every variant's client on one stub channel each, and a `close` for all they hold. */
-function metricsVariants(only?: string) {
+/** The named clients on a stub channel each, and a `close` for all they hold. */
+function metricsVariants(names: readonly VariantName[]) {
   const reply = TestService.service.GetItem.responseSerialize({
     id: 'bench',
     value: 'v',
     backend: 'stub',
   });
   const providers: MeterProvider[] = [];
-  // A Prometheus pipeline as an application would build it (never scraped).
+  // A Prometheus pipeline as an application builds it (never scraped: what a call pays is the
+  // recording), with the README's recommended HistogramProducer or without it.
   const prometheusProvider = (histograms?: HistogramProducer) => {
     const exporter = new PrometheusExporter({
       preventServerStart: true,
@@ -177,94 +199,63 @@ function metricsVariants(only?: string) {
       interceptors: [measured.callInterceptor, ...interceptors, measured.attemptInterceptor],
     };
   };
-  const sizes = [INSTRUMENTS.attemptSentBytes.name, INSTRUMENTS.attemptRcvdBytes.name];
   const optionsOf: Record<VariantName, () => grpc.ClientOptions> = {
-    'raw grpc-js': () => ({}),
     'metrics off': () => stack(undefined),
     'metrics, no provider': () => stack({}),
-    'metrics on, SDK histograms': () => stack({ meterProvider: prometheusProvider() }),
-    // What a team that never charts message sizes pays: two SDK records fewer per attempt.
-    'metrics on, SDK histograms, sizes off': () =>
-      stack({ meterProvider: prometheusProvider(), disabledMetrics: sizes }),
-    'metrics on, layer histograms': () =>
+    'metrics on (recommended)': () =>
       stack({
         meterProvider: prometheusProvider(new HistogramProducer({ prometheusNames: true })),
       }),
+    'metrics on, SDK histograms': () => stack({ meterProvider: prometheusProvider() }),
   };
-  const variants = METRICS_VARIANTS.filter((name) => only === undefined || name === only).map(
-    (name) => variant(name, optionsOf[name](), reply),
+  const variants = names.map(
+    (name) =>
+      new TestService('stub', grpc.credentials.createInsecure(), {
+        ...optionsOf[name](),
+        channelOverride: new StubChannel(reply),
+      }) as BenchClient,
   );
   const close = async () => {
-    for (const v of variants) v.client.close();
+    for (const client of variants) client.close();
     await Promise.all(providers.map((provider) => provider.shutdown()));
   };
   return { variants, close };
 }
 
-/**
- * One variant alone in this process: `calls` calls after `warmup`, client CPU per call. Run
- * each variant in its own process to see its cost without the others' garbage and call sites
- * (interleaving them in one process inflates the difference): `node
- * packages/bench/dist/metrics-cost.js 'metrics on, SDK histograms' 20000 5000`.
- */
-export async function runMetricsVariantAlone(
-  name: string,
-  calls: number,
-  warmup: number,
-): Promise<number> {
-  const { variants, close } = metricsVariants(name);
-  if (variants.length !== 1) throw new Error(`variant is one of: ${METRICS_VARIANTS.join(', ')}`);
-  const [{ client }] = variants;
-  try {
-    await sequential(client, warmup);
-    global.gc?.();
-    const since = process.cpuUsage();
-    await sequential(client, calls);
-    return cpuMicros(since) / calls;
-  } finally {
-    await close();
+/** The rows as a Markdown table. */
+export function metricsCostTable(rows: readonly MetricsCostRow[]): string {
+  const f = (value: number) => value.toFixed(2);
+  const lines = [
+    '| pair (measured vs metrics off) | processes x pairs x calls | CPU µs/call (measured, off) | added µs: median (IQR) | mean | per-process medians |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const row of rows) {
+    const [q1, q3] = row.addedIqr;
+    lines.push(
+      `| ${row.pair} | ${row.samples} | ${row.measuredMicros.toFixed(1)}, ${row.baselineMicros.toFixed(1)} | ${f(row.addedMicros)} (${f(q1)} to ${f(q3)}) | ${f(row.addedMeanMicros)} | ${row.perProcessMedians.map(f).join(', ')} |`,
+    );
   }
+  lines.push('', ...rows.map((row) => `- ${row.pair}: ${row.config}`));
+  return lines.join('\n');
 }
 
 if (require.main === module) {
-  const [first = METRICS_VARIANTS[1], ...rest] = process.argv.slice(2);
-  if (first === '--per-process') {
-    const [rounds = '8', calls = '20000', warmup = '5000'] = rest;
-    const rows = runMetricsCostPerProcess(Number(rounds), Number(calls), Number(warmup));
-    console.log(metricsCostTable(rows));
-  } else {
-    const [calls = '20000', warmup = '5000'] = rest;
-    void runMetricsVariantAlone(first, Number(calls), Number(warmup)).then(
-      (micros) => console.log(`${first}\t${micros.toFixed(2)} µs/call`),
+  const [mode, ...args] = process.argv.slice(2);
+  if (mode === '--pair') {
+    const [index, pairs, blockCalls, warmup] = args.map(Number);
+    void runPair(index, pairs, blockCalls, warmup).then(
+      (run) => console.log(JSON.stringify(run)),
       (error: unknown) => {
         console.error(error);
         process.exitCode = 1;
       },
     );
-  }
-}
-
-/** The rows as a Markdown table. */
-export function metricsCostTable(rows: readonly MetricsCostRow[]): string {
-  const lines = [
-    '| variant | what ran | CPU µs/call | added vs metrics off, µs (range) | x metrics off | x raw grpc-js |',
-    '|---|---|---|---|---|---|',
-  ];
-  for (const row of rows) {
-    const [low, high] = row.addedRange;
-    lines.push(
-      `| ${row.variant} | ${row.config} | ${row.cpuMicrosPerCall.toFixed(1)} | ${row.addedMicros.toFixed(2)} (${low.toFixed(2)} to ${high.toFixed(2)}) | ${row.ratioToOff.toFixed(3)} | ${row.ratioToRaw.toFixed(3)} |`,
+  } else {
+    // `node packages/bench/dist/metrics-cost.js [quick|full]`: the rows alone.
+    console.log(
+      metricsCostTable(runMetricsCost(METRICS_PLANS[mode === 'quick' ? 'quick' : 'full'])),
     );
   }
-  return lines.join('\n');
-}
-
-function variant(name: string, options: grpc.ClientOptions, reply: Buffer) {
-  const client = new TestService('stub', grpc.credentials.createInsecure(), {
-    ...options,
-    channelOverride: new StubChannel(reply),
-  }) as BenchClient;
-  return { name, client };
 }
 
 /** `count` GetItem calls one after another; rejects if any call failed or got the wrong reply. */
