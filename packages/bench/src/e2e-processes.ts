@@ -2,18 +2,38 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as inspector from 'node:inspector/promises';
 import { join } from 'node:path';
+import { metrics } from '@opentelemetry/api';
 import { startServerProcess } from './bench-server';
 import { cpuMicros, median, ratioSummary } from './measure';
+import { prometheusMeterProvider } from './metrics-cost';
 import { table } from './report';
 import { rawDeadlineVariant, resilientClientVariant, type Variant } from './variants';
 
+const METRICS_ON = 'createResilientClient, metrics on (Prometheus + HistogramProducer)';
+
 /**
  * The clients of the paired-process rows, by name: raw grpc-js with the layer's default deadline
- * (the anchor), and `createResilientClient` with every default over a list of one address.
+ * (the anchor), `createResilientClient` with every default over a list of one address (no meter
+ * provider registered: metrics add nothing), and the same with the metrics README's setup
+ * registered first: a MeterProvider whose reader is a PrometheusExporter given a
+ * HistogramProducer.
  */
 const PROCESS_VARIANTS: Record<string, (address: string) => Variant> = {
   'raw grpc-js + deadline': (address) => rawDeadlineVariant(address),
   createResilientClient: (address) => resilientClientVariant([address]),
+  [METRICS_ON]: (address) => {
+    const provider = prometheusMeterProvider(true);
+    metrics.setGlobalMeterProvider(provider);
+    const variant = resilientClientVariant([address]);
+    return {
+      ...variant,
+      name: METRICS_ON,
+      close: () => {
+        variant.close();
+        void provider.shutdown();
+      },
+    };
+  },
 };
 
 /** What one client process measured over its `calls` (after its warm-up). */
@@ -33,6 +53,10 @@ export interface PairedProcessResult {
   slots: { slot: string; variant: string; cpuMicrosPerCall: number; wallMs: number }[];
   /** Per round, the layer's run over the anchor's (slot A): CPU and time. */
   layer: { cpu: Range; time: Range };
+  /** Per round, the layer with metrics on over the anchor's run. */
+  metricsOn: { cpu: Range; time: Range };
+  /** Per round, the layer with metrics on over the layer without: what metrics cost. */
+  metricsOnOverOff: { cpu: Range; time: Range };
   /** Per round, the anchor's second run (slot B) over its first: the noise floor. */
   aa: { cpu: Range; time: Range };
 }
@@ -113,10 +137,12 @@ function runClientProcess(variant: string, address: string, calls: number, inFli
 }
 
 /**
- * Issue 13's paired rows: each round runs three client processes one after the other, in an
- * order rotated per round (anchor A, layer, anchor B): each makes `calls` unary calls at
- * `inFlight`, and the per-round ratios to anchor A (the layer's and anchor B's, the A/A control)
- * are summarised. Separate processes keep each side's JIT, GC and channels to itself.
+ * Issue 13's paired rows, and issue 16's metrics row: each round runs four client processes one
+ * after the other, in an order rotated per round (anchor A, the layer, the layer with metrics
+ * on, anchor B): each makes `calls` unary calls at `inFlight`, and the per-round ratios are
+ * summarised: to anchor A (the layer's, and anchor B's, the A/A control), and the layer with
+ * metrics on to the layer without. Separate processes keep each side's JIT, GC and channels to
+ * itself.
  */
 export async function runPairedProcesses(
   address: string,
@@ -127,6 +153,7 @@ export async function runPairedProcesses(
   const slots = [
     ['anchor A', 'raw grpc-js + deadline'],
     ['layer', 'createResilientClient'],
+    ['layer, metrics on', METRICS_ON],
     ['anchor B', 'raw grpc-js + deadline'],
   ];
   const runs: ProcessRun[][] = slots.map(() => []);
@@ -136,10 +163,10 @@ export async function runPairedProcesses(
       runs[slot].push(await runClientProcess(slots[slot][1], address, calls, inFlight));
     }
   }
-  const over = (slot: number, key: 'cpuMicros' | 'wallMs') =>
+  const over = (slot: number, key: 'cpuMicros' | 'wallMs', base = 0) =>
     ratioSummary(
       runs[slot].map((r) => r[key]),
-      runs[0].map((r) => r[key]),
+      runs[base].map((r) => r[key]),
     );
   return {
     rounds,
@@ -152,28 +179,35 @@ export async function runPairedProcesses(
       wallMs: median(runs[i].map((r) => r.wallMs)),
     })),
     layer: { cpu: over(1, 'cpuMicros'), time: over(1, 'wallMs') },
-    aa: { cpu: over(2, 'cpuMicros'), time: over(2, 'wallMs') },
+    metricsOn: { cpu: over(2, 'cpuMicros'), time: over(2, 'wallMs') },
+    metricsOnOverOff: { cpu: over(2, 'cpuMicros', 1), time: over(2, 'wallMs', 1) },
+    aa: { cpu: over(3, 'cpuMicros'), time: over(3, 'wallMs') },
   };
 }
 
 export function pairedProcessTable(result: PairedProcessResult): string {
   const r = (x: Range) => `${x.median.toFixed(3)} (${x.min.toFixed(3)}-${x.max.toFixed(3)})`;
-  return table(
-    [
-      `unary, one client process per run (${result.calls} calls at ${result.concurrency}, ${result.rounds} rounds)`,
-      'CPU µs/call',
-      'wall ms',
-      'CPU ratio to A (range)',
-      'time ratio to A (range)',
-    ],
-    result.slots.map((s, i) => [
-      `${s.slot}: ${s.variant}`,
-      s.cpuMicrosPerCall.toFixed(1),
-      s.wallMs.toFixed(0),
-      i === 0 ? '1' : r(i === 1 ? result.layer.cpu : result.aa.cpu),
-      i === 0 ? '1' : r(i === 1 ? result.layer.time : result.aa.time),
-    ]),
-  );
+  const ratios = [undefined, result.layer, result.metricsOn, result.aa];
+  const { cpu, time } = result.metricsOnOverOff;
+  return [
+    table(
+      [
+        `unary, one client process per run (${result.calls} calls at ${result.concurrency}, ${result.rounds} rounds)`,
+        'CPU µs/call',
+        'wall ms',
+        'CPU ratio to A (range)',
+        'time ratio to A (range)',
+      ],
+      result.slots.map((s, i) => [
+        `${s.slot}: ${s.variant}`,
+        s.cpuMicrosPerCall.toFixed(1),
+        s.wallMs.toFixed(0),
+        ratios[i] ? r(ratios[i].cpu) : '1',
+        ratios[i] ? r(ratios[i].time) : '1',
+      ]),
+    ),
+    `metrics on over the layer without, per round: CPU ${r(cpu)}, time ${r(time)} (calls/s: the inverse)`,
+  ].join('\n');
 }
 
 if (require.main === module) {

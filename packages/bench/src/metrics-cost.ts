@@ -176,15 +176,8 @@ function metricsVariants(names: readonly VariantName[]) {
     backend: 'stub',
   });
   const providers: MeterProvider[] = [];
-  // A Prometheus pipeline as an application builds it (never scraped: what a call pays is the
-  // recording), with the README's recommended HistogramProducer or without it.
-  const prometheusProvider = (histograms?: HistogramProducer) => {
-    const exporter = new PrometheusExporter({
-      preventServerStart: true,
-      metricProducers: histograms ? [histograms] : [],
-    });
-    const provider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
-    histograms?.useFor(provider);
+  const prometheusProvider = (withProducer: boolean) => {
+    const provider = prometheusMeterProvider(withProducer);
     providers.push(provider);
     return provider;
   };
@@ -202,11 +195,8 @@ function metricsVariants(names: readonly VariantName[]) {
   const optionsOf: Record<VariantName, () => grpc.ClientOptions> = {
     'metrics off': () => stack(undefined),
     'metrics, no provider': () => stack({}),
-    'metrics on (recommended)': () =>
-      stack({
-        meterProvider: prometheusProvider(new HistogramProducer({ prometheusNames: true })),
-      }),
-    'metrics on, SDK histograms': () => stack({ meterProvider: prometheusProvider() }),
+    'metrics on (recommended)': () => stack({ meterProvider: prometheusProvider(true) }),
+    'metrics on, SDK histograms': () => stack({ meterProvider: prometheusProvider(false) }),
   };
   const variants = names.map(
     (name) =>
@@ -220,6 +210,23 @@ function metricsVariants(names: readonly VariantName[]) {
     await Promise.all(providers.map((provider) => provider.shutdown()));
   };
   return { variants, close };
+}
+
+/**
+ * A Prometheus pipeline as the metrics README builds it: an SDK MeterProvider whose reader is a
+ * PrometheusExporter, with `prometheusViews()`, and with the recommended HistogramProducer or
+ * without it. The exporter's HTTP server is not started (never scraped: what a call pays is the
+ * recording, and a server nobody scrapes costs a call nothing).
+ */
+export function prometheusMeterProvider(withProducer: boolean): MeterProvider {
+  const histograms = withProducer ? new HistogramProducer({ prometheusNames: true }) : undefined;
+  const exporter = new PrometheusExporter({
+    preventServerStart: true,
+    metricProducers: histograms ? [histograms] : [],
+  });
+  const provider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
+  histograms?.useFor(provider);
+  return provider;
 }
 
 /** The rows as a Markdown table. */
