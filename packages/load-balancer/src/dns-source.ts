@@ -70,6 +70,10 @@ export function dnsSource(
       };
       const lookUp = () => {
         if (stopped || inFlight) return;
+        // A timer counts from the event loop's cached time, which can be a few ms behind the
+        // clock when it is set: it may fire early by the clock, so the minimum is checked here.
+        const earlyMs = startedAt + minIntervalMs - Date.now();
+        if (earlyMs > 0) return schedule(earlyMs);
         inFlight = true;
         startedAt = Date.now();
         resolve(hostname, family).then(
