@@ -6,7 +6,7 @@ import {
 import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import { balancerMemoryFor } from './balancer-memory';
 import { DEFAULT_EJECTION, Ejector, type EjectionConfig } from './ejector';
-import { tellPickedPeer } from './picked-peer';
+import { tellPickedPeer, type PickOptions } from './picked-peer';
 
 type Picker = experimental.Picker;
 type PickArgs = experimental.PickArgs;
@@ -41,23 +41,22 @@ class EjectingPicker implements Picker {
     }
     if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
     const address = result.subchannel!.getAddress();
-    tellPickedPeer(args.metadata, address);
+    const options = args.metadata.getOptions() as PickOptions;
+    tellPickedPeer(options, address);
     const childStarted = result.onCallStarted;
     const childEnded = result.onCallEnded;
-    const streamDeadline = (args.metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[
-      LONG_LIVED_CALL_KEY
-    ];
-    return {
-      ...result,
-      onCallStarted: () => {
-        this.ejector.started(address);
-        childStarted?.();
-      },
-      onCallEnded: (code, details, metadata) => {
-        this.ejector.record(address, { code, details }, streamDeadline);
-        childEnded?.(code, details, metadata);
-      },
+    const streamDeadline = options[LONG_LIVED_CALL_KEY];
+    // round_robin hands on its leaf's pick result, which pick_first builds fresh for each pick:
+    // completed in place rather than copied.
+    result.onCallStarted = () => {
+      this.ejector.started(address);
+      childStarted?.();
     };
+    result.onCallEnded = (code, details, metadata) => {
+      this.ejector.record(address, { code, details }, streamDeadline);
+      childEnded?.(code, details, metadata);
+    };
+    return result;
   }
 }
 

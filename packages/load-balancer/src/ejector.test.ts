@@ -106,3 +106,34 @@ describe('what counts against an endpoint', () => {
     expect(e.ejected()).toEqual([]);
   });
 });
+
+describe('the success path and the ejection count the picker reads on every pick', () => {
+  it('succeeded() readmits a probing endpoint as an OK record does, and hasEjections follows every change', () => {
+    const now = { ms: 0 };
+    const e = ejector(now);
+    e.config = { ...e.config, maxEjectedShare: 0.5 }; // one of the two at most
+    expect(e.hasEjections()).toBe(false);
+    e.record(A, unavailable);
+    e.succeeded(A); // resets the count: two more failures are needed
+    e.record(A, unavailable);
+    expect(e.hasEjections()).toBe(false);
+    e.record(A, unavailable);
+    expect(e.ejected()).toEqual([A]);
+    expect(e.hasEjections()).toBe(true);
+    for (let i = 0; i < 3; i++) e.record(B, unavailable);
+    expect(e.ejected()).toEqual([A]); // the cap holds with the kept count
+    now.ms = 1000;
+    expect(e.admit(A)).toBe(true); // the probe
+    e.record(A, unavailable); // fails: ejected again, still one ejection
+    expect(e.ejected()).toEqual([A]);
+    now.ms = 3000;
+    expect(e.admit(A)).toBe(true);
+    e.succeeded(A);
+    expect(e.ejected()).toEqual([]);
+    expect(e.hasEjections()).toBe(false);
+    for (let i = 0; i < 2; i++) e.record(B, unavailable);
+    expect(e.ejected()).toEqual([B]);
+    e.setEndpoints([A]); // B leaves while ejected
+    expect(e.hasEjections()).toBe(false);
+  });
+});

@@ -56,6 +56,8 @@ export const PROBE_START_GRACE_MS = 1000;
 export class Ejector {
   private readonly health = new Map<string, EndpointHealth>();
   private endpoints = 0;
+  /** Entries with `ejectedUntil !== 0`: the picker asks on every pick, so it is kept, not counted. */
+  private ejectedCount = 0;
   config: EjectionConfig = DEFAULT_EJECTION;
 
   constructor(
@@ -66,8 +68,11 @@ export class Ejector {
   /** The current endpoints (their addresses); forgets the others. */
   setEndpoints(addresses: Iterable<string>): void {
     const current = new Set(addresses);
-    for (const address of this.health.keys())
-      if (!current.has(address)) this.health.delete(address);
+    for (const [address, entry] of this.health) {
+      if (current.has(address)) continue;
+      if (entry.ejectedUntil !== 0) this.ejectedCount--;
+      this.health.delete(address);
+    }
     this.endpoints = current.size;
   }
 
@@ -122,24 +127,44 @@ export class Ejector {
    * Records how a call on `address` ended. `streamDeadline` is the call's own deadline (ms since
    * the epoch) when it has a response stream (server-streaming, bidi), else undefined.
    */
-  record(address: string, status: StatusLike, streamDeadline?: number): void {
+  record(
+    address: string,
+    status: StatusLike,
+    streamDeadline?: number,
+  ): 'failed' | 'neutral' | 'healthy' {
     const entry = this.entry(address);
     const outcome = endpointOutcome(status, streamDeadline, this.now);
     if (outcome === 'neutral') {
       // Says nothing of the endpoint: leave its count alone, and free a probe for another try.
       entry.probing = false;
-      return;
+    } else if (outcome === 'healthy') {
+      this.healthy(entry);
+    } else {
+      this.failed(entry);
     }
-    if (outcome === 'healthy') {
-      // A success, or a caller's error from a live server: the endpoint is healthy.
-      entry.failures = 0;
-      if (entry.ejectedUntil !== 0 && entry.probing) {
-        entry.ejectedUntil = 0;
-        entry.ejections = 0;
-        entry.probing = false;
-      }
-      return;
+    return outcome;
+  }
+
+  /**
+   * Records a call on `address` that ended OK: what {@link record} does for it, without the
+   * status object and its classification (the success path of every call).
+   */
+  succeeded(address: string): void {
+    this.healthy(this.entry(address));
+  }
+
+  /** A success, or a caller's error from a live server: the endpoint is healthy. */
+  private healthy(entry: EndpointHealth): void {
+    entry.failures = 0;
+    if (entry.ejectedUntil !== 0 && entry.probing) {
+      entry.ejectedUntil = 0;
+      entry.ejections = 0;
+      entry.probing = false;
+      this.ejectedCount--;
     }
+  }
+
+  private failed(entry: EndpointHealth): void {
     entry.failures++;
     if (entry.probing) {
       entry.probing = false;
@@ -155,8 +180,7 @@ export class Ejector {
 
   /** Whether any endpoint is ejected now: the picker's fast path skips its checks when none is. */
   hasEjections(): boolean {
-    for (const entry of this.health.values()) if (entry.ejectedUntil !== 0) return true;
-    return false;
+    return this.ejectedCount > 0;
   }
 
   /** Addresses ejected now (probe pending or not). */
@@ -188,13 +212,14 @@ export class Ejector {
       Math.floor(this.endpoints * this.config.maxEjectedShare),
       this.endpoints - 1,
     );
-    return this.ejected().length < cap;
+    return this.ejectedCount < cap;
   }
 
   private eject(entry: EndpointHealth): void {
     const { baseEjectionMs, maxEjectionMs } = this.config;
     const period = Math.min(maxEjectionMs, baseEjectionMs * 2 ** entry.ejections);
     entry.ejections++;
+    if (entry.ejectedUntil === 0) this.ejectedCount++;
     entry.ejectedUntil = this.now() + period * (0.8 + 0.4 * this.random());
   }
 }

@@ -21,11 +21,12 @@ export class EndpointLoad {
    * The estimate, or `fallbackMs` (the other endpoints' mean) before any observation. It decays
    * while nothing is observed, too (Finagle's peak EWMA observes 0 on every read): an endpoint
    * that was slow and then drew no calls earns them back with time, instead of looking slow, and
-   * so getting nothing, for ever.
+   * so getting nothing, for ever. `now`: the caller's clock read, when it has one (the picker
+   * reads the clock once per pick).
    */
-  latencyMs(fallbackMs: number): number {
+  latencyMs(fallbackMs: number, now = this.now()): number {
     if (this.ewmaMs === undefined) return fallbackMs;
-    const idleMs = this.now() - this.updatedAt;
+    const idleMs = now - this.updatedAt;
     return idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
   }
 
@@ -37,9 +38,9 @@ export class EndpointLoad {
   /**
    * Records a call's time. `lowering` false for a failed call: a fast failure must not make a
    * broken endpoint look fast and attract traffic, so it may raise the estimate, never lower it.
+   * `now`: the clock read that ended the call's time, when the caller has it.
    */
-  observe(rttMs: number, decayMs: number, lowering = true): void {
-    const now = this.now();
+  observe(rttMs: number, decayMs: number, lowering = true, now = this.now()): void {
     this.decayMs = decayMs;
     if (this.ewmaMs === undefined || rttMs > this.ewmaMs) {
       this.ewmaMs = rttMs;
@@ -51,8 +52,8 @@ export class EndpointLoad {
   }
 
   /** Peak EWMA's cost: latency times the calls it would wait behind (this one included). */
-  cost(fallbackMs: number): number {
+  cost(fallbackMs: number, now = this.now()): number {
     // The +1 ms keeps endpoints that answer in microseconds comparable by their queues.
-    return (this.latencyMs(fallbackMs) + 1) * (this.inFlight + 1);
+    return (this.latencyMs(fallbackMs, now) + 1) * (this.inFlight + 1);
   }
 }

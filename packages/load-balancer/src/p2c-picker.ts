@@ -1,8 +1,8 @@
-import { experimental, type Metadata } from '@grpc/grpc-js';
+import { experimental, status as Status, type Metadata } from '@grpc/grpc-js';
 import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import type { EndpointLoad } from './endpoint-load';
-import { endpointOutcome, type Ejector } from './ejector';
-import { tellPickedPeer } from './picked-peer';
+import type { Ejector } from './ejector';
+import { tellPickedPeer, type PickOptions } from './picked-peer';
 
 type PickArgs = experimental.PickArgs;
 type PickResult = experimental.PickResult;
@@ -43,8 +43,9 @@ export class P2cPicker implements experimental.Picker {
     const chosen = this.choose(args.metadata);
     const result = chosen.picker.pick(args);
     if (result.pickResultType !== experimental.PickResultType.COMPLETE) return result;
-    tellPickedPeer(args.metadata, chosen.address);
-    return this.track(chosen, result, args.metadata);
+    const options = args.metadata.getOptions() as PickOptions;
+    tellPickedPeer(options, chosen.address);
+    return this.track(chosen, result, options[LONG_LIVED_CALL_KEY]);
   }
 
   private choose(metadata: Metadata): ReadyEndpoint {
@@ -74,11 +75,14 @@ export class P2cPicker implements experimental.Picker {
     const second = (first + 1 + (Math.floor(context.random() * (n - 1)) % (n - 1))) % n;
     const a = candidates[first];
     const b = candidates[second];
-    const fallback = meanLatency(candidates);
-    const [cheaper, other] = a.load.cost(fallback) <= b.load.cost(fallback) ? [a, b] : [b, a];
+    // One clock read per pick, shared by both estimates and slow start.
+    const now = context.now();
+    const fallback = a.load.observed && b.load.observed ? 0 : meanLatency(candidates, now);
+    const aFirst = a.load.cost(fallback, now) <= b.load.cost(fallback, now);
+    const cheaper = aFirst ? a : b;
     // Slow start as a share: a ramping endpoint keeps only `weight` of the calls it wins.
-    const weight = this.weight(cheaper);
-    const chosen = weight < 1 && context.random() >= weight ? other : cheaper;
+    const weight = this.weight(cheaper, now);
+    const chosen = weight < 1 && context.random() >= weight ? (aFirst ? b : a) : cheaper;
     return this.admitted(chosen);
   }
 
@@ -87,24 +91,32 @@ export class P2cPicker implements experimental.Picker {
    * cold keeps from 10% up to 100% of the calls it wins over `slowStartMs`, so that a backend
    * with empty caches is not handed a full share, or more (it has no calls in flight), at once.
    */
-  private weight(endpoint: ReadyEndpoint): number {
-    const { slowStartMs, now } = this.context;
+  private weight(endpoint: ReadyEndpoint, now: number): number {
+    const { slowStartMs } = this.context;
     if (endpoint.readySince === 0 || slowStartMs === 0) return 1;
-    return Math.min(1, Math.max(0.1, (now() - endpoint.readySince) / slowStartMs));
+    return Math.min(1, Math.max(0.1, (now - endpoint.readySince) / slowStartMs));
   }
 
   /** Grants an ejected endpoint's probe when the choice falls on it. */
   private admitted(endpoint: ReadyEndpoint): ReadyEndpoint {
-    this.context.ejector.admit(endpoint.address);
+    const { ejector } = this.context;
+    // With nothing ejected, every endpoint is admitted: no lookup.
+    if (ejector.hasEjections()) ejector.admit(endpoint.address);
     return endpoint;
   }
 
-  private track(endpoint: ReadyEndpoint, result: PickResult, metadata: Metadata): PickResult {
+  /**
+   * Counts the call in flight and completes the child's pick result in place with hooks that
+   * time it: pick_first (each endpoint's leaf) builds a fresh result for every pick, so nothing
+   * else holds it. `streamDeadline`: the long-lived mark (a call with a response stream).
+   */
+  private track(
+    endpoint: ReadyEndpoint,
+    result: PickResult,
+    streamDeadline: number | undefined,
+  ): PickResult {
     const { ejector, decayMs, now } = this.context;
     const { address, load } = endpoint;
-    const streamDeadline = (metadata.getOptions() as { [LONG_LIVED_CALL_KEY]?: number })[
-      LONG_LIVED_CALL_KEY
-    ];
     // A watch that lives for minutes holds a share of its endpoint (it counts in flight, so
     // streams spread), but its duration is not latency.
     const timed = streamDeadline === undefined;
@@ -115,35 +127,44 @@ export class P2cPicker implements experimental.Picker {
     // starts leaves its count behind until the endpoint leaves READY (the balancer resets it).
     load.inFlight++;
     let startedAt = 0;
-    return {
-      ...result,
-      onCallStarted: () => {
-        ejector.started(address);
-        startedAt = now();
-        childStarted?.();
-      },
-      onCallEnded: (code, details, trailers) => {
-        const status = { code, details, metadata: trailers };
-        ejector.record(address, status, streamDeadline);
-        load.inFlight = Math.max(0, load.inFlight - 1);
-        if (timed) {
-          const outcome = endpointOutcome(status, streamDeadline, now);
-          if (outcome !== 'neutral')
-            load.observe(now() - startedAt, decayMs, outcome === 'healthy');
-        }
-        childEnded?.(code, details, trailers);
-      },
+    result.onCallStarted = () => {
+      ejector.started(address);
+      startedAt = now();
+      childStarted?.();
     };
+    result.onCallEnded = (code, details, trailers) => {
+      if (load.inFlight > 0) load.inFlight--;
+      if (code === Status.OK) {
+        // The success path: no status object, no classification.
+        ejector.succeeded(address);
+        if (timed) {
+          const endedAt = now();
+          load.observe(endedAt - startedAt, decayMs, true, endedAt);
+        }
+      } else {
+        const outcome = ejector.record(
+          address,
+          { code, details, metadata: trailers },
+          streamDeadline,
+        );
+        if (timed && outcome !== 'neutral') {
+          const endedAt = now();
+          load.observe(endedAt - startedAt, decayMs, outcome === 'healthy', endedAt);
+        }
+      }
+      childEnded?.(code, details, trailers);
+    };
+    return result;
   }
 }
 
 /** The mean latency estimate of the endpoints observed so far: a newcomer's until it is measured. */
-function meanLatency(endpoints: readonly ReadyEndpoint[]): number {
+function meanLatency(endpoints: readonly ReadyEndpoint[], now: number): number {
   let sum = 0;
   let count = 0;
   for (const endpoint of endpoints) {
     if (!endpoint.load.observed) continue;
-    sum += endpoint.load.latencyMs(0);
+    sum += endpoint.load.latencyMs(0, now);
     count++;
   }
   return count === 0 ? 0 : sum / count;
