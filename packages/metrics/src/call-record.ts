@@ -17,6 +17,14 @@ export class CallRecord {
   retryDelayS = 0;
   /** Attempts started while another was in flight. */
   hedges = 0;
+  /**
+   * Attempts started, with none in flight, after one that never reached the server's
+   * application: gRFC A96's transparent retries (the retry layer makes them whatever the
+   * method's idempotency). Counted apart from retries, as A96 asks.
+   */
+  transparentRetries = 0;
+  /** The attempt that ended last never reached the server's application. */
+  private lastNeverSent = false;
   /** The deadline the attempts carried, ms since the epoch; undefined before the first. */
   deadline: number | undefined;
 
@@ -26,16 +34,29 @@ export class CallRecord {
     readonly startedAt: number,
   ) {}
 
-  /** An attempt starts: a hedge if another is in flight, else a retry after a delay. */
+  /**
+   * An attempt starts: a hedge if another is in flight, else, after the first, a retry after a
+   * delay, transparent if the attempt that ended last never reached the server.
+   */
   attemptStarted(now: number): void {
     this.attempts++;
     if (this.active > 0) this.hedges++;
-    else if (this.idleSince > 0) this.retryDelayS += (now - this.idleSince) / 1000;
+    else if (this.idleSince > 0) {
+      this.retryDelayS += (now - this.idleSince) / 1000;
+      if (this.lastNeverSent) this.transparentRetries++;
+    }
     this.active++;
   }
 
-  attemptEnded(now: number): void {
+  /** An attempt ended; `neverSent`: its request never reached the server's application. */
+  attemptEnded(now: number, neverSent: boolean): void {
+    this.lastNeverSent = neverSent;
     if (--this.active === 0) this.idleSince = now;
+  }
+
+  /** gRFC A96 retries: attempts after the first that were neither hedges nor transparent. */
+  get retries(): number {
+    return this.attempts - 1 - this.hedges - this.transparentRetries;
   }
 }
 

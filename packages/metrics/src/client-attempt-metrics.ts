@@ -1,13 +1,15 @@
-import type {
-  InterceptingCall,
-  InterceptingListener,
-  Interceptor,
-  Metadata,
-  StatusObject,
+import {
+  status as Status,
+  type InterceptingCall,
+  type InterceptingListener,
+  type Interceptor,
+  type Metadata,
+  type StatusObject,
 } from '@grpc/grpc-js';
 import {
   ForwardingCall,
   deadlineToMs,
+  isNeverSent,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { AttributeCache, MethodAttributes } from './attributes';
@@ -24,8 +26,9 @@ import {
 /**
  * The per-attempt instruments of gRFC A66: started, duration, bytes sent and received. Innermost
  * in the chain (inside the retry layer and the breaker), so each attempt the retry layer makes is
- * one attempt here and a call the breaker refuses starts none. grpc-js's own transparent retries
- * happen below every interceptor and are not seen.
+ * one attempt here and a call the breaker refuses starts none. It also tells the call's record
+ * whether an attempt never reached the server (the retry after it is a transparent retry, A96).
+ * grpc-js's own transparent retries happen below every interceptor and are not seen.
  */
 export function createClientAttemptInterceptor(
   instruments: Instruments,
@@ -58,6 +61,8 @@ export function createClientAttemptInterceptor(
 class MeasuredAttempt extends ForwardingCall implements ByteCounter {
   sentBytes = 0;
   private rcvdBytes = 0;
+  /** Response headers arrived: the server answered, whatever the status says later. */
+  private headersReceived = false;
 
   constructor(
     next: InterceptingCallInterface,
@@ -104,6 +109,11 @@ class MeasuredAttempt extends ForwardingCall implements ByteCounter {
     }
   }
 
+  override onReceiveMetadata(metadata: Metadata): void {
+    this.headersReceived = true;
+    super.onReceiveMetadata(metadata);
+  }
+
   override onReceiveMessage(message: unknown): void {
     if (this.sizes) this.rcvdBytes += takeReceivedBytes();
     super.onReceiveMessage(message);
@@ -118,7 +128,14 @@ class MeasuredAttempt extends ForwardingCall implements ByteCounter {
       instruments.attemptSentBytes.record(this.sentBytes, withStatus);
       instruments.attemptRcvdBytes.record(this.rcvdBytes, withStatus);
     }
-    this.record?.attemptEnded(now);
+    const record = this.record;
+    if (record) {
+      // The classification the retry layer makes (status's), from what this attempt saw; an OK
+      // is never one, and most failures fail its text test first.
+      const neverSent =
+        status.code !== Status.OK && isNeverSent(status, { headersReceived: this.headersReceived });
+      record.attemptEnded(now, neverSent);
+    }
     super.onReceiveStatus(status);
   }
 }

@@ -55,8 +55,11 @@ class MeasuredCall extends ForwardingCall {
     const attributes = record.attributes;
     const withStatus = attributes.withStatus(status.code);
     instruments.callDuration.record(elapsedMs / 1000, withStatus);
-    const retries = record.attempts - 1 - record.hedges;
+    const retries = record.retries;
     if (retries > 0) instruments.retries.record(retries, attributes.base);
+    if (record.transparentRetries > 0) {
+      instruments.transparentRetries.record(record.transparentRetries, attributes.base);
+    }
     if (record.hedges > 0) instruments.hedges.record(record.hedges, attributes.base);
     if (record.attempts > 1) instruments.retryDelay.record(record.retryDelayS, attributes.base);
     // The deadline interceptor sets it on the shared options; attempts saw it too.

@@ -17,6 +17,7 @@ import {
   HEADROOM_BUCKETS,
   LATENCY_BUCKETS_S,
   SIZE_BUCKETS_BYTES,
+  TRANSPARENT_RETRY_BUCKETS,
   createClientMetrics,
   createServerMetrics,
   type ClientMetrics,
@@ -25,6 +26,7 @@ import { startSdkMetrics } from './sdk-reader.test.helper';
 
 const GET = TEST_METHODS.getItem.slice(1);
 const CHARGE = TEST_METHODS.charge.slice(1);
+const methods = methodsFromService(testServiceClient().service);
 
 let sdk: ReturnType<typeof startSdkMetrics>;
 let backend: TestBackend;
@@ -55,7 +57,7 @@ function layeredClient(consecutiveFailures = 5) {
       metrics.callInterceptor,
       createDeadlineInterceptor(),
       createRetryInterceptor({
-        methods: methodsFromService(testServiceClient().service),
+        methods,
         initialBackoffMs: 20,
         maxBackoffMs: 20,
       }),
@@ -181,6 +183,59 @@ describe('client and server metrics with the OpenTelemetry SDK', () => {
     );
     expect(got.series('grpc.client.call.hedges')).toEqual([]);
     expect(got.series('grpc.server.call.started')[0].value).toBe(2);
+  });
+
+  test('attempts that never reached a server: A96 transparent retries, not retries', async () => {
+    // Nothing listens on port 1: every attempt fails in grpc-js, before any byte is sent, and
+    // the retry layer retries even a non-idempotent method.
+    const dead = createClientMetrics({ meterProvider: sdk.provider, target: '127.0.0.1:1' })!;
+    const client = loop.client('127.0.0.1:1', {
+      interceptors: [
+        dead.callInterceptor,
+        createDeadlineInterceptor(),
+        createRetryInterceptor({ methods, initialBackoffMs: 1, maxBackoffMs: 1, budget: false }),
+        dead.attemptInterceptor,
+      ],
+    });
+    const outcome = await callUnary(client, 'Charge', {}, { timeoutMs: 5000 });
+    expect(outcome.status.code).toBe(Status.UNAVAILABLE);
+    expect(outcome.status.details).toMatch(/No connection established/);
+    const attempts = Number(outcome.status.metadata.get('grpc-resilience-attempts')[0]);
+    expect(attempts).toBeGreaterThan(1);
+
+    const got = await sdk.collect();
+    const call = { 'grpc.method': CHARGE, 'grpc.target': 'dns:///127.0.0.1:1' };
+    expect(got.find('grpc.client.attempt.started', call)!.value).toBe(attempts);
+    const transparent = got.find('grpc.client.call.transparent_retries', call)!;
+    expect([transparent.count, transparent.sum]).toEqual([1, attempts - 1]);
+    expect(got.unit('grpc.client.call.transparent_retries')).toBe('{transparent_retry}');
+    expect(transparent.boundaries).toEqual(TRANSPARENT_RETRY_BUCKETS);
+    // A96: retries exclude transparent ones; none here, and 0 is not reported.
+    expect(got.series('grpc.client.call.retries')).toEqual([]);
+    expect(got.find('grpc.client.call.retry_delay', call)!.count).toBe(1);
+  });
+
+  test('a server that forwards a never-sent text answered: its retry is a retry', async () => {
+    const { client } = layeredClient();
+    const outcome = await callUnary(
+      client,
+      'GetItem',
+      { id: 'f' },
+      meta({
+        callId: 'forwarded',
+        failCode: Status.UNAVAILABLE,
+        failDetails: 'No connection established. Last error: connect ECONNREFUSED 10.0.0.9:1',
+        failAttempts: 1,
+      }),
+    );
+    expect(outcome.status.code).toBe(Status.OK);
+
+    const got = await sdk.collect();
+    const call = { 'grpc.method': GET, 'grpc.target': target };
+    expect(got.find('grpc.client.attempt.started', call)!.value).toBe(2);
+    const retries = got.find('grpc.client.call.retries', call)!;
+    expect([retries.count, retries.sum]).toEqual([1, 1]);
+    expect(got.series('grpc.client.call.transparent_retries')).toEqual([]);
   });
 
   test('a call refused by an open circuit: counted by reason, and no attempt started', async () => {

@@ -17,6 +17,7 @@ const PER_CALL = [
   'attemptRcvdBytes',
   'callDuration',
   'retries',
+  'transparentRetries',
   'hedges',
   'retryDelay',
   'deadlineHeadroom',

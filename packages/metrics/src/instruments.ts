@@ -20,6 +20,7 @@ export interface Instruments {
   readonly attemptRcvdBytes: Histogram;
   readonly callDuration: Histogram;
   readonly retries: Histogram;
+  readonly transparentRetries: Histogram;
   readonly hedges: Histogram;
   readonly retryDelay: Histogram;
   /** Per server call: counted in the layer, read at collection. */
@@ -102,6 +103,7 @@ function createInstruments(meter: Meter, producer: HistogramProducer | undefined
     attemptRcvdBytes: histogram($.attemptRcvdBytes),
     callDuration: histogram($.callDuration),
     retries: histogram($.retries),
+    transparentRetries: histogram($.transparentRetries),
     hedges: histogram($.hedges),
     retryDelay: histogram($.retryDelay),
     serverStarted: counted($.serverStarted),

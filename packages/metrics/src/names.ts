@@ -25,6 +25,8 @@ export const SIZE_BUCKETS_BYTES: readonly number[] = Object.freeze([
 ]);
 /** gRFC A96 buckets of retries and hedges per call. */
 export const RETRY_BUCKETS: readonly number[] = Object.freeze([1, 2, 3, 4, 5]);
+/** gRFC A96 buckets of transparent retries per call. */
+export const TRANSPARENT_RETRY_BUCKETS: readonly number[] = Object.freeze([1, 2, 3, 4, 5, 10]);
 /**
  * Share of the deadline left when a call ends, 0..1. Fine near 0, where a call that nearly ran
  * out of time lands, and at 0.2 (the standard alert: p99 above 80% of the deadline).
@@ -97,6 +99,18 @@ export const INSTRUMENTS = Object.freeze({
     '{retry}',
     'Number of retries during the client call. If there were no retries, 0 is not reported.',
     RETRY_BUCKETS,
+  ),
+  /**
+   * Retries of attempts that never reached the server's application (status's never-sent
+   * classification), which the retry layer makes whatever the method's idempotency: A96's
+   * transparent retries, counted here and not in `retries`. grpc-js's own, below every
+   * interceptor, are not seen.
+   */
+  transparentRetries: spec(
+    'grpc.client.call.transparent_retries',
+    '{transparent_retry}',
+    'Number of transparent retries during the client call. If there were no transparent retries, 0 is not reported.',
+    TRANSPARENT_RETRY_BUCKETS,
   ),
   hedges: spec(
     'grpc.client.call.hedges',
