@@ -34,22 +34,26 @@ const THROTTLED_DETAILS =
  *   trailer `grpc-resilience-reason: throttled`, and lets them through again as the servers
  *   accept.
  *
- * Both learn the outcome of each attempt from {@link AdaptiveRetryBudget.interceptor}, which
- * `createRetryInterceptor({ budget })` applies to each of its attempts itself. No timer: the
- * window slides lazily.
+ * `createRetryInterceptor({ budget })` asks the throttle before each of its attempts and reports
+ * how each one ended itself, with no interceptor between; {@link AdaptiveRetryBudget.interceptor}
+ * does the same for a chain with another retry layer. No timer: the window slides lazily.
  */
 export class AdaptiveRetryBudget {
   readonly kind = 'adaptive';
   /** The target's client-side throttle, or undefined when turned off. */
   readonly throttle: ClientThrottle | undefined;
   /**
-   * Admits each attempt through the throttle and reports its outcome to the budget.
-   * `createRetryInterceptor` applies it itself; add it to a chain only right inside another retry
-   * layer. Placed inside this one as well, it lets attempts through untouched (never counted twice).
+   * Admits each attempt through the throttle and reports its outcome to the budget, for a chain
+   * with another retry layer: put it right inside that layer. `createRetryInterceptor` does
+   * this itself, without it; placed inside it as well, it lets attempts through untouched (never
+   * counted twice).
    */
   readonly interceptor: Interceptor;
-  /** True while this budget's interceptor builds the chain below it (synchronously, in grpc-js). */
-  private gating = false;
+  /**
+   * @internal True while an attempt this budget admitted builds the chain below it
+   * (synchronously, in grpc-js): the budget's own interceptor there lets it through, uncounted.
+   */
+  gating = false;
   private readonly options: ResolvedAdaptiveBudgetOptions;
   /** Thousandths of a token, as gRFC A6's retry throttling keeps them: ten deposits of 0.1 make 1. */
   private milliTokens: number;
@@ -65,13 +69,12 @@ export class AdaptiveRetryBudget {
     const { throttle, now, random } = this.options;
     this.throttle = throttle ? new ClientThrottle(throttle, now, random) : undefined;
     this.interceptor = (callOptions, nextCall) => {
-      // The same budget's interceptor again below (the retry layer applies it, and a chain written
-      // for older versions adds it too): this attempt is already admitted and counted.
+      // The same budget's interceptor again below (a chain written for older versions adds it
+      // inside the retry layer): this attempt is already admitted and counted.
       if (this.gating) return nextCall(callOptions) as InterceptingCall;
-      if (this.throttle !== undefined && !this.throttle.admit()) {
-        const refused = rejectedCall(Status.UNAVAILABLE, THROTTLED_DETAILS, 'throttled');
+      const refused = this.refusal();
+      if (refused !== undefined)
         return new BudgetedAttempt(refused, this) as unknown as InterceptingCall;
-      }
       this.gating = true;
       try {
         return new BudgetedAttempt(nextCall(callOptions), this) as unknown as InterceptingCall;
@@ -79,6 +82,15 @@ export class AdaptiveRetryBudget {
         this.gating = false;
       }
     };
+  }
+
+  /**
+   * @internal Asks the throttle about one attempt: undefined to send it, else the call that
+   * refuses it locally (UNAVAILABLE, `grpc-resilience-reason: throttled`, nothing sent).
+   */
+  refusal(): InterceptingCall | undefined {
+    if (this.throttle === undefined || this.throttle.admit()) return undefined;
+    return rejectedCall(Status.UNAVAILABLE, THROTTLED_DETAILS, 'throttled');
   }
 
   /** Tokens left now: a retry needs 1 (for tests and diagnostics). */
@@ -104,7 +116,8 @@ export class AdaptiveRetryBudget {
   }
 
   /**
-   * @internal The outcome of one attempt, from {@link BudgetedAttempt}: the throttle counts what
+   * @internal The outcome of one attempt, from the retry layer (or {@link BudgetedAttempt}): the
+   * throttle counts what
    * the servers accepted; a retry's token comes back unless the servers refused it, or it lost a
    * hedged race (`lost`): then it added load that bought nothing, and keeps its token spent, so
    * hedges are held to the budget like failing retries.

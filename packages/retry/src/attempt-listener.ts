@@ -35,11 +35,18 @@ export class Attempt implements InterceptingListener, PickedPeerSlot {
   ended = false;
   /** The endpoint the balancer picked for it, when the picker says (see PICKED_PEER_KEY). */
   peer: string | undefined;
+  /**
+   * The call abandoned it because another attempt answered first: it added load that bought
+   * nothing, so the adaptive budget keeps its token spent.
+   */
+  lost = false;
 
   constructor(
     private readonly owner: AttemptOwner,
     /** When it started (the owner's clock, ms), to measure its latency. */
     readonly startedAt: number,
+    /** A retry or a hedge (it carries `grpc-previous-rpc-attempts` and took a budget token). */
+    readonly isRetry: boolean,
   ) {}
 
   onReceiveMetadata(metadata: Metadata): void {

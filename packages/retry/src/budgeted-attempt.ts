@@ -10,14 +10,13 @@ export interface AttemptOutcomeSink {
 }
 
 /**
- * One attempt as the adaptive budget sees it: whether it is a retry (it carries
+ * One attempt as the adaptive budget's interceptor sees it, in a chain with another retry layer
+ * (this package's retry layer reports its attempts itself): whether it is a retry (it carries
  * `grpc-previous-rpc-attempts`, so it took a token) and how it ended. One object per attempt,
  * its own listener (ForwardingCall), nothing else allocated.
  */
 export class BudgetedAttempt extends ForwardingCall {
   private isRetry = false;
-  /** The retry layer cancelled it because another attempt of the call answered first. */
-  private lost = false;
 
   constructor(
     next: InterceptingCallInterface,
@@ -32,21 +31,7 @@ export class BudgetedAttempt extends ForwardingCall {
   }
 
   override onReceiveStatus(status: StatusObject): void {
-    this.sink.recordAttempt(status, this.isRetry, this.lost);
+    this.sink.recordAttempt(status, this.isRetry, false);
     super.onReceiveStatus(status);
   }
-
-  /** Marks the attempt as the losing side of a hedge, before the layer cancels it. */
-  markLost(): void {
-    this.lost = true;
-  }
-}
-
-/**
- * Marks an attempt the retry layer abandons because another attempt won: the adaptive budget
- * then keeps its token spent. A flag on the object, not a status text to compare: the budget
- * sees the cancel's status as any local CANCELLED. Other calls (no adaptive budget) are left alone.
- */
-export function markHedgeLost(call: unknown): void {
-  if (call instanceof BudgetedAttempt) call.markLost();
 }

@@ -6,13 +6,11 @@ import {
 } from '@grpc-resilience/status';
 import { Attempt, type AttemptOwner } from './attempt-listener';
 import { avoidablePeer, type CallClock } from './attempt-timing';
-import { markHedgeLost } from './budgeted-attempt';
 import type { DedupScopes } from './dedup-scopes';
+import type { ResolvedRetryOptions } from './options';
 import type { AttemptFacts } from './retry-policy';
 
 export type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
-/** An interceptor each attempt passes (the adaptive budget's), as grpc-js calls one. */
-export type AttemptGate = (options: InterceptorOptions, next: NextCall) => unknown;
 
 /** Details of the cancel a hedged call's losing attempt gets. */
 export const HEDGE_LOST_DETAILS = 'hedge: another attempt answered first';
@@ -20,8 +18,9 @@ export const HEDGE_LOST_DETAILS = 'hedge: another attempt answered first';
 const NO_PEERS: readonly string[] = Object.freeze([]);
 
 /**
- * The bookkeeping of one logical call's attempts: it makes them (through the gate, below the
- * retry layer), counts them, knows which are live (the one the request pipe serves and, while
+ * The bookkeeping of one logical call's attempts: it makes them (the adaptive budget's throttle
+ * and, for a retry or a hedge, the retry gate may refuse one locally), reports how each ended
+ * to the budget, counts them, knows which are live (the one the request pipe serves and, while
  * hedging, the hedge beside it) and which endpoints failed, and holds the call's clock, which
  * every decision to start another attempt reads. One per call, in place of a bare clock object,
  * so the split costs no allocation.
@@ -43,7 +42,7 @@ export class CallAttempts implements CallClock {
   constructor(
     private readonly callOptions: InterceptorOptions,
     private readonly nextCall: NextCall,
-    private readonly gate: AttemptGate | undefined,
+    private readonly options: ResolvedRetryOptions,
     private readonly idempotent: boolean,
   ) {}
 
@@ -52,15 +51,47 @@ export class CallAttempts implements CallClock {
    * the owner starts it. Throws when grpc-js refuses (a client closed), counting nothing.
    */
   make(owner: AttemptOwner, now: number, asHedge: boolean): Attempt {
-    const attempt = new Attempt(owner, now);
-    attempt.call =
-      this.gate === undefined
-        ? this.nextCall(this.callOptions)
-        : (this.gate(this.callOptions, this.nextCall) as InterceptingCallInterface);
+    const isRetry = this.count > 0;
+    const attempt = new Attempt(owner, now, isRetry);
+    attempt.call = this.refusal(isRetry) ?? this.callBelow();
     this.count++;
     if (asHedge) this.hedge = attempt;
     else this.live = attempt;
     return attempt;
+  }
+
+  /**
+   * Reports how an attempt ended to the adaptive budget: every attempt, an abandoned one
+   * included (see AdaptiveRetryBudget.recordAttempt).
+   */
+  recordOutcome(attempt: Attempt, status: StatusObject): void {
+    const budget = this.options.budget;
+    if (budget?.kind === 'adaptive') budget.recordAttempt(status, attempt.isRetry, attempt.lost);
+  }
+
+  /**
+   * A local refusal of the next attempt, in the order of the chain this replaces: the adaptive
+   * budget's throttle (every attempt), then the retry gate (a retry or a hedge only: the first
+   * attempt was just admitted by the breaker outside). Undefined: send it.
+   */
+  private refusal(isRetry: boolean): InterceptingCallInterface | undefined {
+    const budget = this.options.budget;
+    const refused = budget?.kind === 'adaptive' ? budget.refusal() : undefined;
+    const gate = this.options.retryGate;
+    if (refused !== undefined || !isRetry || gate === undefined) return refused;
+    return gate(this.callOptions.method_definition.path);
+  }
+
+  /** The grpc-js call below the retry layer, made while the adaptive budget marks it admitted. */
+  private callBelow(): InterceptingCallInterface {
+    const budget = this.options.budget;
+    if (budget?.kind !== 'adaptive') return this.nextCall(this.callOptions);
+    budget.gating = true;
+    try {
+      return this.nextCall(this.callOptions);
+    } finally {
+      budget.gating = false;
+    }
   }
 
   /** What the retry policy weighs about a failed `attempt` (see decideRetry). */
@@ -139,7 +170,7 @@ function abandon(attempt: Attempt | undefined, winner: Attempt | undefined): voi
   // An attempt the caller's cancel already reached ignores this second cancel.
   if (attempt === winner || attempt.ended || attempt.timedOut) return;
   // A loser of a hedged race keeps its budget token: it added load and bought nothing.
-  if (winner !== undefined) markHedgeLost(attempt.call);
+  if (winner !== undefined) attempt.lost = true;
   attempt.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOST_DETAILS);
 }
 
@@ -156,5 +187,9 @@ export function observeDedupScope(
   // A server that sends headers declares its scope there; only a trailers-only answer carries
   // it in the trailers alone.
   const scope = headersReceived ? attempt.declaredScope : readDedupScope(status.metadata);
+  // Most fleets declare nothing: then the peer (a getPeer() down the whole grpc-js chain) is not
+  // worth asking for. A server that answered before the first declaration is recorded at its
+  // next answer, as a server that had not answered yet would be.
+  if (scope === undefined && !scopes.anyDeclared) return;
   scopes.observe(attempt.call.getPeer(), scope ?? 'none');
 }

@@ -7,25 +7,25 @@ import type {
 import { readDedupScope, type InterceptingCallInterface } from '@grpc-resilience/status';
 import { NO_RESPONSE, type Attempt, type AttemptOwner } from './attempt-listener';
 import type { CallAttempts } from './call-attempts';
-import { RequestPipe, type RequestPipeOwner } from './request-pipe';
+import { RequestRelay } from './request-relay';
 
-type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
+/** The listener of a call not started yet: shared, so a call allocates none of its own. */
+const NO_LISTENER: Partial<InterceptingListener> = Object.freeze({});
 
 /**
  * The plumbing between the caller and a logical call's attempts, in both directions. What the
- * caller writes goes into the {@link RequestPipe} (kept for replay, handed to each attempt in
+ * caller writes is the {@link RequestRelay}'s (kept for replay, handed to each attempt in
  * order). What attempts answer reaches the caller: a single response (unary, client stream) is
  * held, headers included, until its status, so a retry stays invisible and the call never
  * commits before the end; a streaming response reaches the caller at once, which commits the
  * call. The decisions (retry, hedge, give up) are the subclass's. A base class rather than a
  * member, so a call costs no extra allocation.
  */
-export abstract class CallRelay implements AttemptOwner, RequestPipeOwner {
+export abstract class CallRelay extends RequestRelay implements AttemptOwner {
   /** The caller's listener. */
-  protected listener: Partial<InterceptingListener> = {};
+  protected listener: Partial<InterceptingListener> = NO_LISTENER;
   /** The caller asked for a message that has not come yet: a new attempt is asked too. */
   protected readPending = false;
-  protected readonly requests: RequestPipe;
   private readonly responseStream: boolean;
 
   constructor(
@@ -35,7 +35,7 @@ export abstract class CallRelay implements AttemptOwner, RequestPipeOwner {
     /** Whether to read the dedup scope each server declares in its response headers. */
     private readonly readsScopes: boolean,
   ) {
-    this.requests = new RequestPipe(method, maxBufferBytes, this);
+    super(method, maxBufferBytes);
     this.responseStream = method.responseStream;
   }
 
@@ -47,27 +47,6 @@ export abstract class CallRelay implements AttemptOwner, RequestPipeOwner {
 
   /** @internal */
   abstract onStatus(attempt: Attempt, status: StatusObject): void;
-  /** @internal The kept messages passed `maxBufferBytes`: this attempt, or the next, is the last. */
-  abstract onOverLimit(): void;
-  /** @internal The replaying attempt has been handed every kept message. */
-  abstract onCaughtUp(): void;
-
-  /** Bytes of request messages the call holds now, as on the wire (for tests and diagnostics). */
-  get bufferedBytes(): number {
-    return this.requests.bytes;
-  }
-
-  sendMessageWithContext(context: MessageContext, message: unknown): void {
-    this.requests.write(context, message);
-  }
-
-  sendMessage(message: unknown): void {
-    this.requests.write({}, message);
-  }
-
-  halfClose(): void {
-    this.requests.halfClose();
-  }
 
   startRead(): void {
     this.readPending = true;

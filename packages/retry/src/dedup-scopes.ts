@@ -14,9 +14,20 @@ const MAX_PEERS = 256;
  */
 export class DedupScopes {
   private readonly peers = new Map<string, ObservedDedupScope>();
+  private declared = false;
+
+  /**
+   * Whether any server of the target has declared a scope. Until one has, an answer that
+   * declares nothing need not be recorded (nor its peer looked up): with no declaration, keyed
+   * retries are unsafe whatever the undeclared peers are.
+   */
+  get anyDeclared(): boolean {
+    return this.declared;
+  }
 
   /** Records what `peer` declared in one response (`none` when it said nothing). */
   observe(peer: string, scope: ObservedDedupScope): void {
+    if (scope !== 'none') this.declared = true;
     if (this.peers.get(peer) === scope) return;
     this.peers.delete(peer);
     this.peers.set(peer, scope);

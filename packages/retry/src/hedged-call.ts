@@ -2,7 +2,7 @@ import type { InterceptorOptions, Metadata, status as Status, StatusObject } fro
 import { callUserCode, classifyStatus } from '@grpc-resilience/status';
 import type { Attempt } from './attempt-listener';
 import { hasUsefulTimeLeft, nextAttemptMetadata, withPickedPeerSlot } from './attempt-timing';
-import { peerOf, type AttemptGate, type NextCall } from './call-attempts';
+import { peerOf, type NextCall } from './call-attempts';
 import type { Hedging } from './hedging';
 import type { LatencyWindow } from './latency-window';
 import type { ResolvedRetryOptions } from './options';
@@ -25,9 +25,8 @@ export class HedgedCall extends RetryingCall {
     nextCall: NextCall,
     options: ResolvedRetryOptions,
     private readonly hedging: Hedging,
-    gate?: AttemptGate,
   ) {
-    super(callOptions, nextCall, options, true, gate);
+    super(callOptions, nextCall, options, true);
     this.window = hedging.window(callOptions.method_definition.path);
   }
 
@@ -79,7 +78,7 @@ export class HedgedCall extends RetryingCall {
       return this.giveUp(this.callOptions.method_definition.path, status, 'non-retryable', attempt);
     }
     this.move('hedge-dropped');
-    this.requests.adopt(this.attempts.dropFromPair(attempt).call);
+    this.adoptRequest(this.attempts.dropFromPair(attempt).call);
   }
 
   /** The live attempt has not answered within the hedge delay: send a hedge if allowed. */
@@ -87,7 +86,7 @@ export class HedgedCall extends RetryingCall {
     this.hedgeTimer = undefined;
     const first = this.attempts.live;
     if (this.state !== 'attempting' || this.cancelled || first === undefined) return;
-    if (!this.requests.isComplete || !hasUsefulTimeLeft(this.attempts, this.options)) return;
+    if (!this.isRequestComplete || !hasUsefulTimeLeft(this.attempts, this.options)) return;
     // The hedge cap first, so the shared budget is not spent on a hedge the cap refuses.
     if (!this.hedging.canHedge) return;
     if (this.options.budget && !this.options.budget.tryAcquire()) return;
@@ -102,7 +101,7 @@ export class HedgedCall extends RetryingCall {
       return; // a client closed meanwhile: the first attempt reports that
     }
     if (!hedge.ended) {
-      this.requests.copyTo(hedge.call);
+      this.copyRequestTo(hedge.call);
       if (this.readPending) hedge.call.startRead();
       this.armAttemptTimer(hedge);
     }

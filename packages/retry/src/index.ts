@@ -22,6 +22,7 @@ export {
   RETRY_OPTION_KEYS,
   DEFAULT_RETRYABLE_CODES,
   type RetryOptions,
+  type RetryGate,
   type ResolvedRetryOptions,
   type RetryEvent,
   type GiveUpEvent,

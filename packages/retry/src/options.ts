@@ -1,4 +1,4 @@
-import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import { status as Status, type InterceptingCall, type StatusObject } from '@grpc/grpc-js';
 import {
   ConfigError,
   MethodTable,
@@ -53,6 +53,13 @@ export interface GiveUpEvent {
   status: StatusObject;
 }
 
+/**
+ * Asked before each retry and hedge of a call on `method`: undefined to send it, else a call that
+ * refuses it locally (its status carries `grpc-resilience-reason`, which the layer never
+ * retries). A circuit breaker's `retryGate` refuses while its circuit is open.
+ */
+export type RetryGate = (method: string) => InterceptingCall | undefined;
+
 /** Options of {@link createRetryInterceptor}. */
 export interface RetryOptions extends AttemptOptions {
   /**
@@ -79,7 +86,7 @@ export interface RetryOptions extends AttemptOptions {
    * Retry budget, shared per target, or false to turn it off. Default the adaptive budget,
    * `{ kind: 'adaptive', ratio: 0.2, maxTokens: 10, throttle: {} }`: failing retries are held to
    * about 20% of calls, retries that succeed are refunded, and first attempts are throttled in
-   * an outage (the retry interceptor applies `budget.interceptor` to each attempt itself). The
+   * an outage (the retry interceptor asks the throttle before each attempt itself). The
    * old fixed budget: `{ kind: 'fixed', ratio: 0.2, minPerSecond: 10 }`. Or a shared
    * `AdaptiveRetryBudget` / `RetryBudget`.
    */
@@ -109,6 +116,13 @@ export interface RetryOptions extends AttemptOptions {
    * `grpc.per_rpc_retry_buffer_size`.
    */
   maxBufferBytes?: number;
+  /**
+   * Asked before each retry and hedge, not the first attempt (see {@link RetryGate}): the
+   * channel passes its circuit breaker's `retryGate`, so that the retries of a call admitted
+   * before the circuit opened are refused, with no interceptor between the retry layer and
+   * grpc-js. Default none. Envoy and grpc-js: none (their breakers count each attempt).
+   */
+  retryGate?: RetryGate;
   /** Called before each retry. */
   onRetry?: (event: RetryEvent) => void;
   /** Called when a failed call is not retried further. */
@@ -131,6 +145,7 @@ export interface ResolvedRetryOptions extends ResolvedAttemptOptions {
   readonly dedupScopes: DedupScopes | undefined;
   readonly idempotencyKeyHeader: string;
   readonly maxBufferBytes: number;
+  readonly retryGate: RetryGate | undefined;
   readonly onRetry: ((event: RetryEvent) => void) | undefined;
   readonly onGiveUp: ((event: GiveUpEvent) => void) | undefined;
   readonly random: () => number;
@@ -159,6 +174,7 @@ export const RETRY_OPTION_KEYS = [
   'dedupScopes',
   'idempotencyKeyHeader',
   'maxBufferBytes',
+  'retryGate',
   'onRetry',
   'onGiveUp',
   'random',
@@ -225,6 +241,10 @@ export function resolveRetryOptions(
       min: 0,
       max: 1 << 30,
     }),
+    retryGate:
+      input.retryGate === undefined
+        ? undefined
+        : functionOption(`${path}.retryGate`, input.retryGate, () => undefined),
     onRetry:
       input.onRetry === undefined
         ? undefined

@@ -16,12 +16,12 @@ export interface RequestPipeOwner {
 
 /** The parts of a method definition the pipe needs. */
 interface RequestShape {
-  readonly requestStream: boolean;
   readonly requestSerialize: (message: never) => Buffer;
 }
 
 /**
- * The request side of one logical call: every message the caller writes goes into one queue and
+ * The request stream of one logical call (client and bidi streams; a single request is kept in
+ * the call's own fields, see RequestRelay): every message the caller writes goes into one queue and
  * is handed to the current attempt in order, one write at a time (grpc-js holds a single pending
  * message), then the half-close. A new attempt is handed the queue from its start; after a
  * commit, only what the committed attempt has not had yet is kept. So a commit in the middle of
@@ -75,28 +75,7 @@ export class RequestPipe {
     this.halfCloseSent = false;
   }
 
-  /**
-   * Whether a single request is complete (its message written and half-closed), so that a hedge
-   * can be handed all of it at once.
-   */
-  get isComplete(): boolean {
-    return this.halfClosed && !this.closed && !this.shape.requestStream;
-  }
-
-  /**
-   * Hands a hedge, beside the attempt the pipe serves, the whole of a complete single request
-   * (see {@link isComplete}): its message and the half-close.
-   */
-  copyTo(hedge: InterceptingCallInterface): void {
-    for (let position = 0; position < this.queue.end; position++)
-      hedge.sendMessage(this.queue.at(position));
-    hedge.halfClose();
-  }
-
-  /**
-   * The attempt the pipe served failed while a hedge, already handed everything by
-   * {@link copyTo}, lives on: the pipe now serves the hedge.
-   */
+  /** The attempt the pipe served failed while another, handed everything, lives on. */
   adopt(hedge: InterceptingCallInterface): void {
     this.attempt = hedge;
   }
@@ -104,15 +83,14 @@ export class RequestPipe {
   /** No more retries: forget what the attempt already has, and each message once handed over. */
   commit(): void {
     this.keeping = false;
-    // A single request message is not worth the work of forgetting early.
-    if (this.shape.requestStream) this.queue.dropBefore(this.sent);
+    this.queue.dropBefore(this.sent);
   }
 
   /** The call is over (cancelled, or its status delivered): nothing more is kept or sent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.shape.requestStream) this.queue.clear();
+    this.queue.clear();
     this.releaseWriter();
   }
 
@@ -121,12 +99,9 @@ export class RequestPipe {
       context.callback?.();
       return;
     }
-    const streaming = this.shape.requestStream;
-    const size = streaming
-      ? this.shape.requestSerialize(message as never).length + GRPC_PREFIX_BYTES
-      : 0;
+    const size = this.shape.requestSerialize(message as never).length + GRPC_PREFIX_BYTES;
     const position = this.queue.push(message, size);
-    if (streaming && !this.overLimit && this.queue.bytes > this.maxBytes) {
+    if (!this.overLimit && this.queue.bytes > this.maxBytes) {
       this.overLimit = true;
       this.owner.onOverLimit();
     }
@@ -166,10 +141,6 @@ export class RequestPipe {
         }
         const position = this.sent++;
         const message = this.queue.at(position);
-        if (!this.shape.requestStream) {
-          attempt.sendMessage(message);
-          continue;
-        }
         if (!this.keeping) this.queue.dropBefore(this.sent);
         this.writing = true;
         attempt.sendMessageWithContext(

@@ -12,15 +12,17 @@ import { RetryingCall } from './retrying-call';
  * the server's pushback; never sleeping past the deadline; within a retry budget; streams only
  * until committed; optionally a per-attempt timeout and hedging of idempotent unary calls. Put it
  * inside the deadline interceptor, so that one deadline covers every attempt, and keep grpc-js's
- * own `retryPolicy` out of the service config. With the adaptive budget, each attempt passes its
- * interceptor (`budget.interceptor`): the throttle admits it and the budget learns how it ended.
+ * own `retryPolicy` out of the service config. With the adaptive budget, the layer asks its
+ * throttle before each attempt and tells the budget how each one ended, itself: no interceptor
+ * level, no object per attempt between the retry layer and grpc-js.
  */
 export function createRetryInterceptor(options?: RetryOptions): Interceptor {
   const resolved = resolveRetryOptions(options);
-  const gate =
-    resolved.budget instanceof AdaptiveRetryBudget ? resolved.budget.interceptor : undefined;
+  // One attempt per call: no retry, no hedge, so no retry gate; the throttle still admits each.
   if (resolved.maxAttempts === 1)
-    return gate ?? ((callOptions, nextCall) => nextCall(callOptions) as InterceptingCall);
+    return resolved.budget instanceof AdaptiveRetryBudget
+      ? resolved.budget.interceptor
+      : (callOptions, nextCall) => nextCall(callOptions) as InterceptingCall;
   // One client, one target: hedge delays and the hedge allowance are learnt per interceptor.
   const hedging = resolved.hedging === undefined ? undefined : new Hedging(resolved.hedging);
   return (callOptions, nextCall) => {
@@ -29,8 +31,8 @@ export function createRetryInterceptor(options?: RetryOptions): Interceptor {
     // Streams and non-idempotent calls are never hedged: they carry nothing of hedging.
     const call =
       hedging !== undefined && idempotent && !method.requestStream && !method.responseStream
-        ? new HedgedCall(callOptions, nextCall, resolved, hedging, gate)
-        : new RetryingCall(callOptions, nextCall, resolved, idempotent, gate);
+        ? new HedgedCall(callOptions, nextCall, resolved, hedging)
+        : new RetryingCall(callOptions, nextCall, resolved, idempotent);
     // grpc-js uses only the interface of what an interceptor returns (see deadline-interceptor).
     return call as unknown as InterceptingCall;
   };

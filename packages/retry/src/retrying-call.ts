@@ -22,7 +22,7 @@ import {
   nextAttemptMetadata,
   perAttemptTimeoutFor,
 } from './attempt-timing';
-import { CallAttempts, observeDedupScope, type AttemptGate, type NextCall } from './call-attempts';
+import { CallAttempts, observeDedupScope, type NextCall } from './call-attempts';
 import { CallRelay } from './call-relay';
 import { decideRetry } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
@@ -54,9 +54,8 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     nextCall: NextCall,
     protected readonly options: ResolvedRetryOptions,
     private readonly idempotent: boolean,
-    gate?: AttemptGate,
   ) {
-    const attempts = new CallAttempts(callOptions, nextCall, gate, idempotent);
+    const attempts = new CallAttempts(callOptions, nextCall, options, idempotent);
     const scopes = options.dedupScopes !== undefined;
     super(callOptions.method_definition, options.maxBufferBytes, attempts, scopes);
   }
@@ -104,7 +103,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     const attempt = this.launch(metadata, false);
     // An attempt refused synchronously below has already been dealt with (retry or finish).
     if (attempt.ended) return;
-    this.requests.attach(attempt.call);
+    this.attachRequest(attempt.call);
     if (this.readPending) attempt.call.startRead();
     this.armAttemptTimer(attempt);
     this.onAttemptStarted();
@@ -150,7 +149,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
   cancelWithStatus(code: Status, details: string): void {
     if (this.state === 'finished' || this.cancelled) return;
     this.cancelled = true;
-    this.requests.close();
+    this.closeRequest();
     const attempt = this.attempts.live;
     if (attempt === undefined || attempt.timedOut) {
       // Backing off, cut by its per-attempt timeout (grpc-js ignores a second cancel), or not
@@ -166,7 +165,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
 
   private commit(): void {
     this.move('commit');
-    this.requests.commit();
+    this.commitRequest();
     // Once the caller has seen part of a response, or no retry can follow, only the overall
     // deadline bounds the attempt (Envoy ignores per_try_timeout once the response started).
     this.attempts.live?.clearTimer();
@@ -182,6 +181,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
 
   /** @internal */
   override onStatus(attempt: Attempt, status: StatusObject): void {
+    this.attempts.recordOutcome(attempt, status);
     if (!this.isLive(attempt)) return;
     attempt.ended = true;
     attempt.clearTimer();
@@ -213,7 +213,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     this.attempts.retrying(attempt);
     this.lastStatus = status;
     this.retriedStatus = status;
-    this.requests.detach();
+    this.detachRequest();
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
     this.backoffTimer = setTimeout(() => this.onBackoffElapsed(), decision.delayMs);
     // Last: the hook may cancel the call, or write to it, and finds it backing off.
@@ -270,7 +270,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.clearHedgeTimer();
-    this.requests.close();
+    this.closeRequest();
     this.attempts.abandon(from);
     const { count } = this.attempts;
     if (count > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(count));
