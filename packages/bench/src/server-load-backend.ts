@@ -11,7 +11,9 @@ export interface ServerStats {
   shed: number;
   tooLate: number;
   limit: number;
-  /** Calls that reached the handler since the last stats, and their p99 in the server, ms. */
+  /** Calls that reached the handler since the last stats (their work done or not). */
+  arrived: number;
+  /** Calls whose handler answered since the last stats, and their p99 in the server, ms. */
   handled: number;
   handledP99Ms: number;
   /** Calls whose handler answered after their deadline, since the last stats. */
@@ -34,12 +36,14 @@ async function serve(limiter: boolean, options: Required<ServerLoadOptions>): Pr
     if (next) setTimeout(next, workMs);
     else busy--;
   };
+  let arrived = 0;
   let latencies: number[] = [];
   let pastDeadline = 0;
   let cpuSince = process.cpuUsage();
   let wallSince = performance.now();
   server.addService(testServiceDefinition(), {
     GetItem(call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) {
+      arrived++;
       const began = performance.now();
       const finish = () => {
         latencies.push(performance.now() - began);
@@ -70,11 +74,13 @@ async function serve(limiter: boolean, options: Required<ServerLoadOptions>): Pr
     const cpu = process.cpuUsage(cpuSince);
     const stats: ServerStats = {
       ...admission,
+      arrived,
       handled: latencies.length,
       handledP99Ms: percentile(latencies, 99),
       pastDeadline,
       cpuShare: (cpu.user + cpu.system) / 1000 / (performance.now() - wallSince),
     };
+    arrived = 0;
     latencies = [];
     pastDeadline = 0;
     cpuSince = process.cpuUsage();

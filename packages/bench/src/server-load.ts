@@ -7,7 +7,7 @@ import {
   type TestServiceClient,
 } from '@grpc-resilience/testing';
 import { closedLoop, openLoop } from './load-loops';
-import { startChild } from './server-load-backend';
+import { startChild, type ServerStats } from './server-load-backend';
 import { percentile } from './measure';
 
 /**
@@ -52,6 +52,11 @@ interface OverloadRow {
   acceptedPastDeadline: number;
   /** Every call's outcome, by code and the first words of its details. */
   outcomes: Record<string, number>;
+  /**
+   * Attempts that reached the server (admitted or refused) per call started: 1 for plain
+   * grpc-js; the layer's retries add to it and its client throttle takes from it.
+   */
+  attemptsPerCall: number;
   shedByServer: number;
   finalLimit: number | undefined;
   /**
@@ -95,6 +100,9 @@ function tally(outcomes: readonly CallOutcome[]): Record<string, number> {
   }
   return counts;
 }
+
+/** Attempts the server refused unrun so far (`arrived` counts the others, since the last stats). */
+const refused = (stats: ServerStats) => stats.shed + stats.tooLate;
 
 /** Which client drives the load: the layer's (default config) or plain grpc-js. */
 export type LoadClient = 'layer' | 'plain';
@@ -182,6 +190,9 @@ export async function runServerLoad(
         ),
         acceptedPastDeadline: after.pastDeadline,
         outcomes: tally(timed.map((t) => t.outcome)),
+        attemptsPerCall:
+          Math.round(((after.arrived + refused(after) - refused(before)) / timed.length) * 100) /
+          100,
         shedByServer: after.shed - before.shed,
         finalLimit: limiter ? after.limit : undefined,
         serverCpuShare: Math.round(after.cpuShare * 100) / 100,
@@ -221,7 +232,7 @@ export async function runServerLoad(
       ratePerSecond,
       calls: normalCalls,
       seconds,
-      refused: stats.shed + stats.tooLate,
+      refused: refused(stats),
       outcomes: tally(normal.map((t) => t.outcome)),
     },
   };
