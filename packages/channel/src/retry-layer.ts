@@ -1,4 +1,5 @@
 import type { Interceptor } from '@grpc/grpc-js';
+import type { CircuitBreakerInterceptor } from '@grpc-resilience/circuit-breaker';
 import { attemptLogHooks, type LayerLogger } from '@grpc-resilience/logging';
 import {
   AdaptiveRetryBudget,
@@ -15,14 +16,17 @@ import { objectOption, type MethodTable } from '@grpc-resilience/status';
  * The retry interceptor as the factory wires it: idempotency from the merged method table, one
  * budget and one record of the servers' declared dedup scopes per target (a keyed call's retry
  * may land on any of its servers), and the attempt records of the logger beside the caller's
- * own hooks. The retry interceptor passes each attempt through the adaptive budget's own
- * interceptor itself, so the throttle admits each one and the budget learns how it ended.
+ * own hooks. The retry interceptor asks the adaptive budget's throttle before each attempt and
+ * tells the budget how each ended, itself; given the client's `breaker` (outside the retry), it
+ * asks the breaker's `retryGate` before each retry and hedge, so no attempt gate goes in the
+ * chain below the retry.
  */
 export function createRetryLayer(
   retry: unknown,
   methods: MethodTable,
   logger: LayerLogger | undefined,
   shared: { budget?: AnyRetryBudget; dedupScopes?: DedupScopes },
+  breaker?: CircuitBreakerInterceptor,
 ): Interceptor {
   // The shape only: createRetryInterceptor names a wrong key `retry.<key>`.
   const input = objectOption('retry', retry) as RetryOptions;
@@ -40,6 +44,7 @@ export function createRetryLayer(
     methods,
     budget,
     dedupScopes: input.dedupScopes ?? (shared.dedupScopes ??= new DedupScopes()),
+    retryGate: input.retryGate ?? breaker?.retryGate,
     onRetry: hooks || onRetry ? (event) => (hooks?.onRetry(event), onRetry?.(event)) : undefined,
     onGiveUp:
       hooks || onGiveUp ? (event) => (hooks?.onGiveUp(event), onGiveUp?.(event)) : undefined,

@@ -28,6 +28,13 @@ export interface CircuitBreakerInterceptor {
    * probe's own retries through.
    */
   readonly attemptGate: Interceptor;
+  /**
+   * The same refusal as {@link attemptGate}, asked by the retry layer itself before each retry
+   * and hedge (`createRetryInterceptor({ retryGate })`, as the channel factory wires it): no
+   * interceptor level between the retry layer and grpc-js. Undefined lets the attempt go; while
+   * the circuit is open it returns a call that refuses it, which the retry never retries.
+   */
+  readonly retryGate: (method: string) => InterceptingCall | undefined;
   /** The state of the circuit for `method` (any method with target scope). */
   stateOf(method?: string): BreakerState;
   /** Subscribes to every circuit's state changes; `dispose()` unsubscribes. */
@@ -99,15 +106,19 @@ export function createCircuitBreakerInterceptor(
     ) as unknown as InterceptingCall;
   };
 
-  const attemptGate: Interceptor = (callOptions, nextCall) => {
-    const circuit = circuitFor(callOptions.method_definition.path);
-    if (!circuit.isRefusing()) return nextCall(callOptions) as InterceptingCall;
-    return refusal(circuit);
+  // Reads one field while the circuit is closed: the retry layer asks it before every retry.
+  const retryGate = (method: string): InterceptingCall | undefined => {
+    const circuit = circuitFor(method);
+    return circuit.isRefusing() ? refusal(circuit) : undefined;
   };
+
+  const attemptGate: Interceptor = (callOptions, nextCall) =>
+    retryGate(callOptions.method_definition.path) ?? (nextCall(callOptions) as InterceptingCall);
 
   return {
     interceptor,
     attemptGate,
+    retryGate,
     stateOf: (method) => (method === undefined ? targetCircuit : circuitFor(method)).currentState,
     onStateChange(listener) {
       listeners.add(listener);

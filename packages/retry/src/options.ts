@@ -55,8 +55,9 @@ export interface GiveUpEvent {
 
 /**
  * Asked before each retry and hedge of a call on `method`: undefined to send it, else a call that
- * refuses it locally (its status carries `grpc-resilience-reason`, which the layer never
- * retries). A circuit breaker's `retryGate` refuses while its circuit is open.
+ * refuses it locally, as the status package's `rejectedCall` makes one. A refusal with the reason
+ * `circuit-open` or `bulkhead` ends the call, unretried, with that reason. A circuit breaker's
+ * `retryGate` refuses while its circuit is open.
  */
 export type RetryGate = (method: string) => InterceptingCall | undefined;
 
