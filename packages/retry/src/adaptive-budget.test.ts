@@ -173,6 +173,19 @@ describe('ClientThrottle', () => {
     expect(throttle.window).toEqual({ requests: 21, accepts: 0 });
   });
 
+  it('reads the clock once per decision and once per outcome', () => {
+    let reads = 0;
+    const budget = new AdaptiveRetryBudget({ now: () => (reads++, 0), random: () => 0 });
+    const throttle = budget.throttle!;
+    for (let i = 0; i < 20; i++) throttle.record(i % 2 === 0);
+    reads = 0;
+    expect(throttle.admit()).toBe(true); // 20 requests, 10 accepts: both series read
+    throttle.record(true);
+    for (let i = 0; i < 20; i++) throttle.record(false);
+    expect(throttle.admit()).toBe(false); // refused: a request added at the same instant
+    expect(reads).toBe(1 + 1 + 20 + 1);
+  });
+
   it('forgets what is older than its window (1 s)', () => {
     const clock = { now: 0 };
     const throttle = throttleAt(clock, { value: 0 });

@@ -38,32 +38,41 @@ export class ClientThrottle {
 
   /** The probability that the next attempt is refused locally, from 0 to `maxRejectRatio`. */
   rejectProbability(): number {
-    const requests = this.counts.sum(REQUESTS);
-    if (requests < this.options.minRequests) return 0;
-    const excess = requests - this.options.acceptsMultiplier * this.counts.sum(ACCEPTS);
-    if (excess <= 0) return 0;
-    return Math.min(this.options.maxRejectRatio, excess / (requests + 1));
+    this.counts.advance();
+    return this.currentProbability();
   }
 
   /**
    * Whether to send the next attempt. A refusal counts as a request that was not accepted, as
-   * in the SRE book: while the servers accept nothing, refusals keep the probability up.
+   * in the SRE book: while the servers accept nothing, refusals keep the probability up. One
+   * clock read: every attempt asks.
    */
   admit(): boolean {
     const p = this.rejectProbability();
     if (p === 0 || this.random() >= p) return true;
-    this.counts.add(REQUESTS);
+    this.counts.put(REQUESTS);
     return false;
   }
 
   /** Records the outcome of an attempt that was sent: accepted by a server, or not. */
   record(accepted: boolean): void {
-    this.counts.add(REQUESTS);
-    if (accepted) this.counts.add(ACCEPTS);
+    this.counts.advance();
+    this.counts.put(REQUESTS);
+    if (accepted) this.counts.put(ACCEPTS);
   }
 
   /** Requests and accepts in the window (for tests and diagnostics). */
   get window(): { requests: number; accepts: number } {
-    return { requests: this.counts.sum(REQUESTS), accepts: this.counts.sum(ACCEPTS) };
+    this.counts.advance();
+    return { requests: this.counts.current(REQUESTS), accepts: this.counts.current(ACCEPTS) };
+  }
+
+  /** The probability as of the window's last move. */
+  private currentProbability(): number {
+    const requests = this.counts.current(REQUESTS);
+    if (requests < this.options.minRequests) return 0;
+    const excess = requests - this.options.acceptsMultiplier * this.counts.current(ACCEPTS);
+    if (excess <= 0) return 0;
+    return Math.min(this.options.maxRejectRatio, excess / (requests + 1));
   }
 }

@@ -59,13 +59,13 @@ export class RetryBudget {
     this.counts.add(CALLS);
   }
 
-  /** Takes one retry from the budget; false when the budget is spent. */
+  /** Takes one retry from the budget; false when the budget is spent. One clock read. */
   tryAcquire(): boolean {
-    if (this.ratio * this.counts.sum(CALLS) - this.counts.sum(RETRIES) >= 1) {
-      this.counts.add(RETRIES);
+    const now = this.counts.advance();
+    if (this.ratio * this.counts.current(CALLS) - this.counts.current(RETRIES) >= 1) {
+      this.counts.put(RETRIES);
       return true;
     }
-    const now = this.now();
     this.reserve = Math.min(
       this.minPerSecond,
       this.reserve + ((now - this.reserveAt) * this.minPerSecond) / 1000,

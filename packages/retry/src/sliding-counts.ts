@@ -6,6 +6,8 @@ const SLOTS = 10;
  * throttle's requests and accepts). The window is cut into ten slots; a slot is cleared when its
  * time comes round again, so a count leaves the window between 0.9 and 1 window after it was
  * added. Rotation is lazy, on the next read or write: no timer, nothing to unref or clear.
+ * A decision that reads or adds several series moves the window once ({@link advance}, one
+ * clock read), then reads them ({@link current}) and adds to them ({@link put}) at that instant.
  */
 export class SlidingCounts {
   private readonly slots: Float64Array;
@@ -27,21 +29,34 @@ export class SlidingCounts {
 
   /** Adds `amount` to series `index` now. */
   add(index: number, amount = 1): void {
-    this.rotate();
-    this.slots[this.slot * this.series + index] += amount;
-    this.sums[index] += amount;
+    this.advance();
+    this.put(index, amount);
   }
 
   /** The sum of series `index` over the window that ends now. */
   sum(index: number): number {
-    this.rotate();
+    this.advance();
     return this.sums[index];
   }
 
-  /** Moves to the slot of now, clearing the slots whose time has passed. */
-  private rotate(): void {
+  /** The sum of series `index` over the window as of the last {@link advance}. */
+  current(index: number): number {
+    return this.sums[index];
+  }
+
+  /** Adds `amount` to series `index` at the instant of the last {@link advance}. */
+  put(index: number, amount = 1): void {
+    this.slots[this.slot * this.series + index] += amount;
+    this.sums[index] += amount;
+  }
+
+  /**
+   * Moves the window to now, clearing the slots whose time has passed; returns the clock's
+   * reading, the one clock read of a decision.
+   */
+  advance(): number {
     const now = this.now();
-    if (now < this.slotEndsAt) return;
+    if (now < this.slotEndsAt) return now;
     const passed = Math.min(SLOTS, Math.floor((now - this.slotEndsAt) / this.slotMs) + 1);
     for (let i = 0; i < passed; i++) {
       this.slot = (this.slot + 1) % SLOTS;
@@ -53,5 +68,6 @@ export class SlidingCounts {
     this.sums.fill(0);
     for (let i = 0; i < SLOTS; i++)
       for (let s = 0; s < this.series; s++) this.sums[s] += this.slots[i * this.series + s];
+    return now;
   }
 }
