@@ -108,6 +108,8 @@ export class Ejector {
 
   /** The call a probe was granted to has started on `address`: its end will be recorded. */
   started(address: string): void {
+    // Probes exist only while something is ejected: every call's start skips the lookup.
+    if (this.ejectedCount === 0) return;
     const entry = this.health.get(address);
     if (entry?.probing) entry.probeStarted = true;
   }
