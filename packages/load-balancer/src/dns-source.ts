@@ -70,8 +70,8 @@ export function dnsSource(
       };
       const lookUp = () => {
         if (stopped || inFlight) return;
-        // A timer counts from the event loop's cached time, which can be a few ms behind the
-        // clock when it is set: it may fire early by the clock, so the minimum is checked here.
+        // Linux's event loop runs timers on a coarse monotonic clock (a few ms of granularity),
+        // so a timer may fire a few ms early by Date.now(): the minimum is checked here.
         const earlyMs = startedAt + minIntervalMs - Date.now();
         if (earlyMs > 0) return schedule(earlyMs);
         inFlight = true;

@@ -184,6 +184,32 @@ describe('dnsSource', () => {
     }
   });
 
+  it('a re-resolution never looks up before the minimum by the clock, even when the timer fires early by it', async () => {
+    // Linux's event loop runs timers on a coarse monotonic clock (a few ms of granularity):
+    // a timer can fire a few ms early by Date.now(). Here the clock is set back 5 ms while the
+    // timer waits, as that granularity can do.
+    jest.useFakeTimers({ now: 1_000_000 });
+    const starts: number[] = [];
+    const source = dnsSource('svc.example', 1, {
+      intervalMs: 60_000,
+      minIntervalMs: 300,
+      resolve: async () => (starts.push(Date.now()), ['10.0.0.1']),
+    });
+    const stop = source.subscribe(() => undefined);
+    try {
+      await jest.advanceTimersByTimeAsync(0); // the first lookup settles
+      source.refresh();
+      jest.setSystemTime(Date.now() - 5);
+      await jest.advanceTimersByTimeAsync(300);
+      await jest.advanceTimersByTimeAsync(10);
+      expect(starts).toHaveLength(2);
+      expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(300);
+    } finally {
+      stop();
+      jest.useRealTimers();
+    }
+  });
+
   it('validates its options', () => {
     expect(() => dnsSource('h', 1, { intervalMs: 10 })).toThrow(
       'dnsSource.intervalMs must be an integer from 100 to 3600000, received 10',
