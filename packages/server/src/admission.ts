@@ -29,8 +29,14 @@ import {
 /** Request metadata that marks a call's priority: `critical` or `sheddable`. */
 export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';
 
-/** Sampling interval of the event-loop delay histogram, ms. */
+/** Sampling interval of the event-loop delay histogram, and the stall detector's tick, ms. */
 const LOOP_RESOLUTION_MS = 10;
+/**
+ * A tick this much later than due means the process stood still (a busy machine descheduled
+ * it, a GC pause): a stall, whose backlog of calls the limit lets in (ConcurrencyLimit.onStall).
+ * One more tick: under it, this machine's timers were late by less at the 99.9th percentile.
+ */
+const STALL_MS = 2 * LOOP_RESOLUTION_MS;
 
 /** How much of the limit a call of each priority may use. */
 export type Priority = 'critical' | 'normal' | 'sheddable';
@@ -101,6 +107,7 @@ export class AdmissionControl {
     if (this.options.eventLoopDelayMs > 0) {
       this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
       this.loopDelay.enable();
+      this.stallTimer = setInterval(this.tick, LOOP_RESOLUTION_MS).unref();
     }
   }
 
@@ -118,11 +125,29 @@ export class AdmissionControl {
   /** Stops measuring the event-loop delay. The interceptor keeps working on latency alone. */
   close(): void {
     this.loopDelay?.disable();
+    clearInterval(this.stallTimer);
   }
+
+  private readonly stallTimer: NodeJS.Timeout | undefined;
+  private tickedAt = performance.now();
+
+  /**
+   * The stall detector. Timers run before the poll phase reads the sockets, so after a stall
+   * the limit hears of it before the calls that arrived meanwhile are read. A process slowed
+   * by its own work (a CPU-bound handler) is not stalled: its backlog is overload.
+   */
+  private readonly tick = (): void => {
+    const now = performance.now();
+    const lateMs = now - this.tickedAt - LOOP_RESOLUTION_MS;
+    this.tickedAt = now;
+    if (lateMs >= STALL_MS && !this.busyWithOwnWork) this.limiter.onStall(lateMs, now);
+  };
 
   private cpuSince = process.cpuUsage();
   private wallSince = performance.now();
   private sharedDelayMs = 0;
+  /** The process used half a core or more in the last window: its lateness is its own. */
+  private busyWithOwnWork = false;
 
   /**
    * The window's p99 event-loop delay, ms; keeps its median for {@link readSharedDelay} when the
@@ -137,7 +162,8 @@ export class AdmissionControl {
     const now = performance.now();
     const share = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.wallSince);
     const median = Math.max(0, this.loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS);
-    this.sharedDelayMs = share < 0.5 ? median : 0;
+    this.busyWithOwnWork = share >= 0.5;
+    this.sharedDelayMs = this.busyWithOwnWork ? 0 : median;
     this.cpuSince = process.cpuUsage();
     this.wallSince = now;
     this.loopDelay.reset();
@@ -157,7 +183,13 @@ export class AdmissionControl {
       admitted = false;
       this.count--;
       const now = performance.now();
-      this.limiter.onSample(now - startedAt, now, this.readLoopDelay, this.readSharedDelay);
+      this.limiter.onSample(
+        now - startedAt,
+        now,
+        this.count,
+        this.readLoopDelay,
+        this.readSharedDelay,
+      );
     };
     return new ServerInterceptingCall(call, {
       start: (next) => {
@@ -176,8 +208,8 @@ export class AdmissionControl {
             admitted = true;
             this.count++;
             this.admittedCount++;
-            this.limiter.onAdmit(this.count);
             startedAt = performance.now();
+            this.limiter.onAdmit(this.count, startedAt);
             nextMetadata(metadata);
           },
           onReceiveMessage: (message, nextMessage) => {
@@ -206,7 +238,6 @@ export class AdmissionControl {
     const limit = this.limiter.limit;
     if (this.count >= Math.max(1, Math.floor(limit * SHARE[priority]))) {
       this.shedCount++;
-      this.limiter.onRefuse();
       // Ask for the time one admitted call takes: by then a slot is likely free.
       const pushbackMs = Math.max(1, Math.ceil(expectedMs));
       const details = `server overloaded: ${this.count} calls in flight, limit ${limit} (${priority})`;

@@ -19,7 +19,7 @@ function limiter(options: ConcurrencyLimitOptions = {}) {
   return new ConcurrencyLimit(resolved, 0);
 }
 
-/** One window of `samples` calls of `latencyMs`, with `inFlight` at its peak. */
+/** One window of 10 calls of `latencyMs`, with `inFlight` in flight throughout. */
 function window(
   limit: ConcurrencyLimit,
   start: number,
@@ -27,8 +27,9 @@ function window(
   inFlight: number,
   loopDelayMs = 0,
 ) {
-  limit.onAdmit(inFlight);
-  for (let i = 1; i <= 10; i++) limit.onSample(latencyMs, start + i * 10, () => loopDelayMs);
+  limit.onAdmit(inFlight, start);
+  for (let i = 1; i <= 10; i++)
+    limit.onSample(latencyMs, start + i * 10, inFlight, () => loopDelayMs);
 }
 
 describe('ConcurrencyLimit', () => {
@@ -46,26 +47,28 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(100);
   });
 
-  it('a window that did not reach the limit never shrinks it, however slow the calls or late the loop', () => {
+  it('a window whose calls in flight stayed under 3/4 of the limit never shrinks it, however slow or late', () => {
     const limit = limiter({ initialLimit: 100, eventLoopDelayMs: 40 });
     window(limit, 0, 2, 1);
     window(limit, 100, 100, 60); // slow calls, 60 of 100 in flight: holds
     expect(limit.limit).toBe(100);
-    window(limit, 200, 100, 99, 500); // the event loop late too, but one short of the limit
+    window(limit, 200, 100, 74, 500); // the event loop late too, but under 3/4 of the limit
     expect(limit.limit).toBe(100);
-    limit.onRefuse(); // a call refused: this window reached it
-    window(limit, 300, 100, 10, 500);
+    // A burst that reaches the limit for a moment (a stall's backlog) is not saturation either.
+    limit.onAdmit(100, 300);
+    limit.onSample(100, 302, 10, () => 500);
+    for (let i = 1; i <= 10; i++) limit.onSample(100, 300 + i * 10, 10, () => 500);
+    expect(limit.limit).toBe(100);
+    window(limit, 400, 100, 80, 500); // 80 in flight throughout: saturated, and slow
     expect(limit.limit).toBe(50);
   });
 
-  it('halves at most per window while latency is past tolerance and the limit is in use', () => {
+  it('halves at most per window while latency is past tolerance and the limit is held full', () => {
     const limit = limiter({ initialLimit: 100, latencyTolerance: 2 });
     window(limit, 0, 2, 10); // unloaded: 2 ms
     window(limit, 100, 40, 100); // 20x slower, limit full
     expect(limit.limit).toBe(50);
-    window(limit, 200, 5, 50); // 2.5x slower: 4/5 of the limit
-    expect(limit.limit).toBe(40);
-    for (let w = 3; w < 40; w++) window(limit, w * 100, 40, limit.limit);
+    for (let w = 2; w < 40; w++) window(limit, w * 100, 40, limit.limit);
     expect(limit.limit).toBe(1);
   });
 
@@ -86,29 +89,38 @@ describe('ConcurrencyLimit', () => {
   });
 
   it('slow start ends at a window whose slowest call waited past the target, median or not', () => {
-    const limit = limiter({ initialLimit: 20, maxLimit: 1000 });
-    limit.onAdmit(20);
     // 8 calls at the unloaded 50 ms and 2 that queued behind them (100 ms): the median is fine.
-    for (let i = 1; i <= 8; i++) limit.onSample(50, 50, () => 0);
-    limit.onSample(100, 100, () => 0);
-    limit.onSample(100, 100, () => 0);
-    expect(limit.limit).toBe(21); // grown by one, not doubled
+    const run = (inFlight: number) => {
+      const limit = limiter({ initialLimit: 20, maxLimit: 1000 });
+      limit.onAdmit(inFlight, 0);
+      for (let i = 1; i <= 8; i++) limit.onSample(50, 50, inFlight, () => 0);
+      limit.onSample(100, 100, inFlight, () => 0);
+      limit.onSample(100, 100, inFlight, () => 0);
+      return limit.limit;
+    };
+    expect(run(12)).toBe(21); // in use, not held full: grown by one, not doubled
+    // Held full: the queue is already there. The completions from the first to the last carry
+    // 10 calls in flight at 62.5 ms (Little's law), the half of 20.
+    expect(run(20)).toBe(10);
   });
 
-  it('never shrinks below what the window sustained: completions per ms times the unloaded latency', () => {
-    // 10 ms calls, 160 completing per 100 ms window: 16 in flight carry that without queueing.
+  it("shrinks to what the completions carry at the target latency (Little's law)", () => {
+    // 10 ms unloaded; then held full with completions every ms: the server's capacity is 1 per
+    // ms, and 12.5 ms (the target) of it is 12 calls in flight.
     const limit = limiter({ initialLimit: 64 });
     const busyWindow = (start: number, latencyMs: number, inFlight: number) => {
-      limit.onAdmit(inFlight);
-      for (let i = 1; i <= 160; i++) limit.onSample(latencyMs, start + i * 0.625, () => 0);
+      limit.onAdmit(inFlight, start);
+      for (let i = 1; i <= 100; i++) limit.onSample(latencyMs, start + i, inFlight, () => 0);
     };
     busyWindow(0, 10, 8);
-    busyWindow(100, 200, 64); // 20x the unloaded latency: halves
-    expect(limit.limit).toBe(32);
-    busyWindow(200, 200, 32);
+    busyWindow(100, 64, 64);
+    expect(limit.limit).toBe(32); // at most halved
+    busyWindow(200, 32, 32);
     expect(limit.limit).toBe(16);
-    busyWindow(300, 200, 16);
-    expect(limit.limit).toBe(16); // would halve to 8; 1.6 per ms x 10 ms is 16
+    busyWindow(300, 16, 16);
+    expect(limit.limit).toBe(12);
+    for (let w = 4; w < 20; w++) busyWindow(w * 100, 12, 12);
+    expect(limit.limit).toBe(12); // at the target, held full: neither shrinks nor grows
   });
 
   it('shrinks on event-loop delay past its threshold even when latency looks fine', () => {
@@ -124,10 +136,8 @@ describe('ConcurrencyLimit', () => {
     const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
     window(limit, 0, 2, 20); // unloaded 2 ms; grows
     expect(limit.limit).toBe(40);
-    limit.onRefuse();
-    window(limit, 100, 6.9, 40); // 3.5x, but within 5 ms: still grows
+    window(limit, 100, 6.9, 24); // in use, 3.5x, but within 5 ms: still grows
     expect(limit.limit).toBe(80);
-    limit.onRefuse();
     window(limit, 200, 20, 80); // 10x and 18 ms more: shrinks
     expect(limit.limit).toBe(40);
   });
@@ -136,19 +146,71 @@ describe('ConcurrencyLimit', () => {
     const run = (sharedMs: number) => {
       const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
       window(limit, 0, 5, 20); // unloaded 5 ms
-      limit.onRefuse();
-      limit.onAdmit(40);
+      limit.onAdmit(40, 100);
       for (let i = 1; i <= 10; i++)
         limit.onSample(
           12,
           100 + i * 10,
+          40,
           () => 0,
           () => sharedMs,
         ); // 7 ms late: past 5 ms of slack
       return limit.limit;
     };
     expect(run(0)).toBeLessThan(40);
-    expect(run(4)).toBe(80); // within 5 ms of slack plus 4 shared: still in slow start
+    expect(run(4)).toBe(40); // within 5 ms of slack plus 4 shared: held
+  });
+
+  it('latency no higher than far from the limit is no queue: a busy machine keeps its limit', () => {
+    // 5 ms calls that a busy machine makes take 12 (its timers late), whatever is in flight.
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    window(limit, 0, 5, 2);
+    for (let w = 1; w <= 30; w++) window(limit, w * 100, 12, 4); // 4 of 20: far from it
+    expect(limit.limit).toBe(20);
+    // Then windows held at the limit, just as slow: no sign of a queue, so it holds.
+    for (let w = 31; w <= 33; w++) window(limit, w * 100, 12, limit.limit);
+    expect(limit.limit).toBe(20);
+    // Before, against the least latency alone (5 ms + 5 of slack), each of them shrank it.
+    const before = limit.limit;
+    window(limit, 3400, 30, before); // 2.5x the typical 12 ms, at the limit: a queue
+    expect(limit.limit).toBeLessThan(before);
+  });
+
+  it('the typical latency is learnt only far from the limit, so an overload does not teach it its queue', () => {
+    const limit = limiter({ initialLimit: 40, latencySlackMs: 5 });
+    window(limit, 0, 10, 2);
+    for (let w = 1; w <= 50; w++) window(limit, w * 100, 40, limit.limit); // queued, at the limit
+    expect(limit.limit).toBeLessThanOrEqual(5); // 4x the typical 10 ms: shrunk all the way
+  });
+
+  it("a stall's backlog is admitted past the limit until it drains, and moves nothing", () => {
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4); // 0.1 calls per ms, 4 in flight
+    expect(limit.limit).toBe(20);
+    // Stood still 100 ms: about 10 calls arrived meanwhile (20 with three deviations of room).
+    limit.onStall(100, 400);
+    expect(limit.limit).toBe(40);
+    limit.onAdmit(36, 401); // the backlog, past the limit
+    for (let i = 1; i <= 12; i++) limit.onSample(60, 401 + i * 10, 36 - i, () => 0); // queued
+    expect(limit.limit).toBe(40); // still draining: 24 in flight
+    limit.onSample(60, 540, 10, () => 0); // back to half the limit: drained
+    expect(limit.limit).toBe(20);
+    // Its window, slow and over the limit, neither shrank the limit nor taught it anything.
+    window(limit, 600, 5, 4);
+    expect(limit.limit).toBe(20);
+  });
+
+  it('no backlog room after a saturated window, and none left if the backlog never came', () => {
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4);
+    limit.onStall(50, 300);
+    expect(limit.limit).toBeGreaterThan(20);
+    limit.onSample(5, 400, 3, () => 0); // 50 ms after the stall's end, never past the limit
+    expect(limit.limit).toBe(20);
+    window(limit, 400, 8, 20); // ends the stall's window, which counts for nothing
+    window(limit, 500, 8, 20); // held full, within the target but not by half: holds
+    limit.onStall(100, 600);
+    expect(limit.limit).toBe(20);
   });
 
   it('expects the smoothed latency of recent windows', () => {

@@ -132,6 +132,15 @@ export function resolveConcurrencyLimitOptions(
   });
 }
 
+/**
+ * The share of the limit that the calls in flight must average over a window's busy time for
+ * the window to count as saturated. At 3x capacity it is near 1 (every completion is refilled
+ * at once); at half load with any limit above twice the mean in flight it never comes close.
+ */
+const SATURATED = 0.75;
+/** Below this share of the limit on average, no queue can have formed behind the limit. */
+const UNSATURATED = 0.5;
+
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }
@@ -164,10 +173,30 @@ export class ConcurrencyLimit {
   /** The window's latencies, for its median; reused from window to window. */
   private readonly latencies: number[] = [];
   private peakInFlight = 0;
-  /** A call was refused for the limit in this window. */
-  private refused = false;
+  /** The calls in flight since the last admission or completion, and when that was. */
+  private inFlight = 0;
+  private changedAt: number;
+  /** Calls in flight integrated over the window's busy time (call-ms), and that time (ms). */
+  private inFlightArea = 0;
+  private busyMs = 0;
+  /** When the window's first call completed. */
+  private firstSampleAt = 0;
   /** Doubling while in use and within tolerance, until the first window past it. */
   private slowStart = true;
+  /** The last window was saturated: no backlog is admitted past the limit after a stall. */
+  private saturated = false;
+  /** Completions per ms of recent windows, smoothed: the rate calls arrive at when not refused. */
+  private ratePerMs = 0;
+  /** Calls admitted past the limit while a stall's backlog drains (0: none). */
+  private excess = 0;
+  /** The backlog took the calls in flight past the limit; until when it may still come. */
+  private draining = false;
+  private excessUntil = 0;
+  private stallMs = 0;
+  /** A stall's backlog drained in this window: it neither moves the limit nor teaches it. */
+  private stalled = false;
+  /** Smoothed median latency of windows far from the limit, ms (0 before any). */
+  private typicalMs = 0;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
   private expectedMs = 0;
 
@@ -177,11 +206,12 @@ export class ConcurrencyLimit {
   ) {
     this.current = options.initialLimit;
     this.windowStart = now;
+    this.changedAt = now;
   }
 
-  /** The number of calls that may be in flight now. */
+  /** The number of calls that may be in flight now (a stall's backlog included). */
   get limit(): number {
-    return this.current;
+    return this.current + this.excess;
   }
 
   /** The least latency seen, ms (Infinity before any sample). */
@@ -194,18 +224,66 @@ export class ConcurrencyLimit {
     return this.expectedMs;
   }
 
-  /** Notes the calls in flight when one is admitted (growth needs the limit to be in use). */
-  onAdmit(inFlight: number): void {
+  /** Notes the calls in flight once one is admitted, `inFlight` counting it. */
+  onAdmit(inFlight: number, now: number): void {
+    this.track(inFlight, now);
     if (inFlight > this.peakInFlight) this.peakInFlight = inFlight;
   }
 
-  /** Notes a call refused for the limit: this window reached it. */
-  onRefuse(): void {
-    this.refused = true;
+  /**
+   * Integrates the calls in flight over the time the server was busy, except while a stall's
+   * backlog drains: that burst is no evidence of saturation.
+   */
+  private track(inFlight: number, now: number): void {
+    if (this.excess > 0) {
+      // The completions the stall held back come first, then its backlog: the raise ends once
+      // the calls in flight went past the limit and came back to half of it (the queue behind
+      // the limit drained), if they never went past it, or at the latest when a backlog at
+      // three quarters of the capacity would have drained.
+      if (inFlight > this.current) this.draining = true;
+      if (
+        now > this.excessUntil + 4 * this.stallMs + this.options.windowMs ||
+        (this.draining ? inFlight <= this.current / 2 : now > this.excessUntil)
+      )
+        this.endExcess();
+    }
+    if (this.inFlight > 0 && this.excess === 0) {
+      const elapsed = now - this.changedAt;
+      this.inFlightArea += Math.min(this.inFlight, this.current) * elapsed;
+      this.busyMs += elapsed;
+    }
+    this.inFlight = inFlight;
+    this.changedAt = now;
   }
 
   /**
-   * Records a completed call's latency; ends the window when it is due. `eventLoopDelayMs`
+   * Notes that the process stood still for `stalledMs` (its event loop that late: a busy
+   * machine, a GC pause). The calls that arrived meanwhile come at once, a burst that no
+   * admission decision caused and that the server drains at its normal pace: unless the last
+   * window was saturated, the limit is raised by as many calls as the recent rate brings in
+   * that time, until the calls in flight are back under it.
+   */
+  onStall(stalledMs: number, now: number): void {
+    if (this.saturated) return;
+    const expected = this.ratePerMs * stalledMs;
+    const backlog = Math.ceil(expected + 3 * Math.sqrt(expected));
+    if (backlog === 0) return;
+    // A stall during the last one's drain: its backlog comes on top of what is left of that.
+    this.excess = Math.max(this.excess, backlog);
+    this.draining = false;
+    this.excessUntil = now + stalledMs;
+    this.stallMs = stalledMs;
+    this.stalled = true;
+  }
+
+  private endExcess(): void {
+    this.excess = 0;
+    this.draining = false;
+  }
+
+  /**
+   * Records a completed call's latency and the calls still in flight; ends the window when it
+   * is due. `eventLoopDelayMs`
    * is read only then (the p99 delay since the last window, or 0 when not measured), and
    * `sharedDelayMs` after it: the event loop's typical lateness in the window when the process
    * itself was not busy (the machine's, shared by every call), 0 otherwise.
@@ -213,9 +291,12 @@ export class ConcurrencyLimit {
   onSample(
     latencyMs: number,
     now: number,
+    inFlight: number,
     eventLoopDelayMs: () => number,
     sharedDelayMs: () => number = () => 0,
   ): void {
+    this.track(inFlight, now);
+    if (this.samples === 0) this.firstSampleAt = now;
     this.samples++;
     this.latencySumMs += latencyMs;
     this.latencies.push(latencyMs);
@@ -237,33 +318,74 @@ export class ConcurrencyLimit {
     this.expectedMs = this.expectedMs === 0 ? average : 0.8 * this.expectedMs + 0.2 * average;
     // Plus the lateness every call shared that was not this process's own work (a busy
     // machine's scheduling, as its event loop measured it): no admission decision caused it.
+    const floor = Math.max(this.minLatencyMs, this.typicalMs);
     const target =
-      Math.max(latencyTolerance * this.minLatencyMs, this.minLatencyMs + latencySlackMs) + sharedMs;
+      Math.max(latencyTolerance * floor, this.minLatencyMs + latencySlackMs) + sharedMs;
     let gradient = Math.min(1, target / median);
     const loopLate = eventLoopDelayMs > 0 && loopDelayMs > eventLoopDelayMs;
     if (loopLate) gradient = Math.min(gradient, eventLoopDelayMs / loopDelayMs);
-    const reached = this.refused || this.peakInFlight >= this.current;
-    if (gradient < 1 && reached) {
+    // Saturated: the limit was in use for most of the time the server was busy. Not a refused
+    // call, not a peak: a burst after a stall reaches any limit for a moment, and at a limit
+    // once lowered the refusals themselves would make every window look full.
+    const saturated = this.inFlightArea >= SATURATED * this.current * this.busyMs;
+    const ratePerMs = this.samples / (now - this.windowStart);
+    if (this.stalled) {
+      // The backlog's calls queued behind each other for a reason no limit could change.
+      this.resetWindow(now);
+      return;
+    }
+    this.saturated = saturated;
+    if (!saturated)
+      this.ratePerMs = this.ratePerMs === 0 ? ratePerMs : 0.5 * this.ratePerMs + 0.5 * ratePerMs;
+    // The typical latency of windows far from the limit: what calls take here without queueing
+    // for it, a busy machine's jitter included (Netflix Gradient2's long-term latency, but
+    // learnt only while no queue can have formed behind the limit, so an overload that lasts
+    // does not teach it its own queue).
+    if (this.inFlightArea < UNSATURATED * this.current * this.busyMs)
+      this.typicalMs = this.typicalMs === 0 ? median : 0.9 * this.typicalMs + 0.1 * median;
+    const slowest = this.latencies[this.latencies.length - 1];
+    // In slow start the capacity is unknown and the first calls that queue complete a latency
+    // later: a saturated window whose slowest call waited past the target is already a queue.
+    const queued = gradient < 1 || (this.slowStart && slowest > target);
+    if (queued && saturated) {
       this.slowStart = false;
-      const sustained = Math.floor((this.samples / (now - this.windowStart)) * this.minLatencyMs);
-      const shrunk = Math.floor(this.current * Math.max(0.5, gradient));
-      this.current = Math.max(minLimit, Math.min(this.current, Math.max(shrunk, sustained)));
-    } else if (gradient === 1 && this.peakInFlight >= this.current / 2) {
+      // Little's law: saturated, the calls complete at the server's capacity, and the calls in
+      // flight that keep latency at the target are that rate times the target. Measured from
+      // the window's first completion to its last, not from its start: after a quiet spell the
+      // first completions come a latency after the first admissions.
+      const ratePerMs = (this.samples - 1) / Math.max(1e-3, now - this.firstSampleAt);
+      let fits = Math.floor(ratePerMs * target);
+      if (loopLate) fits = Math.min(fits, Math.floor(this.current * gradient));
+      // At most halved in one window: one noisy window cannot take the limit to the floor.
+      const floor = Math.max(minLimit, Math.floor(this.current / 2));
+      this.current = Math.min(this.current, Math.max(floor, fits));
+    } else if (
+      gradient === 1 &&
+      this.peakInFlight >= this.current / 2 &&
+      // Held full, it grows only while latency is within half the tolerance: at the target
+      // one more call in flight is one more waiting, and those overshoots set the tail.
+      !(saturated && median > (target + this.minLatencyMs) / 2)
+    ) {
       // Doubling only while no call of the window waited past the target: a window can end
       // before the calls queued behind the first ones complete, and its median not show them.
-      const slowest = this.latencies[this.latencies.length - 1];
       if (this.slowStart && slowest > target) this.slowStart = false;
       // Past slow start, by one per window (additive increase, as TCP's congestion avoidance):
       // near capacity the overshoots set the p99, and a square root's were twice as large.
       this.current = Math.min(maxLimit, this.slowStart ? 2 * this.current : this.current + 1);
     }
+    this.resetWindow(now);
+  }
+
+  private resetWindow(now: number): void {
     this.minLatencyMs *= this.options.minLatencyDrift;
+    this.stalled = this.excess > 0;
     this.windowStart = now;
     this.samples = 0;
     this.latencySumMs = 0;
     this.latencies.length = 0;
     this.peakInFlight = 0;
-    this.refused = false;
+    this.inFlightArea = 0;
+    this.busyMs = 0;
   }
 
   private median(): number {
