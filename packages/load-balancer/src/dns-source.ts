@@ -70,8 +70,8 @@ export function dnsSource(
       };
       const lookUp = () => {
         if (stopped || inFlight) return;
-        // Linux's event loop runs timers on a coarse monotonic clock (a few ms of granularity),
-        // so a timer may fire a few ms early by Date.now(): the minimum is checked here.
+        // Timers run on the event loop's own millisecond clock (monotonic, read once per turn),
+        // not on Date.now(): the two disagree by a few ms, so the minimum is checked here.
         const earlyMs = startedAt + minIntervalMs - Date.now();
         if (earlyMs > 0) return schedule(earlyMs);
         inFlight = true;
