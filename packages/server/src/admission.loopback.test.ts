@@ -86,6 +86,32 @@ it('with the defaults, calls in flight below the limit are never refused, howeve
   expect(server!.admission!.stats.limit).toBeGreaterThanOrEqual(20);
 });
 
+it('the calls that arrived while the process stood still are let in past the limit', async () => {
+  const c = await start({ initialLimit: 8, minWindowSamples: 5 });
+  // A rate to know: two callers of 5 ms calls for 400 ms (2 of 8 in flight: far from full).
+  const until = performance.now() + 400;
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let i = 0; i < 200 && performance.now() < until; i++)
+        await callUnary(c, 'GetItem', { value: 'w5' }, { timeoutMs: 5000 });
+    }),
+  );
+  expect(server!.admission!.stats.limit).toBe(8);
+  // The thread sleeps 200 ms without using the CPU, as a process the machine descheduled:
+  // its timers come late, and the stall detector hears of it before the calls that follow.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(server!.admission!.stats.limit).toBeGreaterThan(8);
+  // A burst of 16 calls held in the handler, twice the limit: all admitted.
+  const burst = Array.from({ length: 16 }, () => callUnary(c, 'PutItem', {}, { timeoutMs: 5000 }));
+  await waitUntil(() => release.length + server!.admission!.stats.shed === 16);
+  expect(server!.admission!.stats.shed).toBe(0);
+  for (const go of release.splice(0)) go();
+  for (const outcome of await Promise.all(burst)) expect(outcome.status.code).toBe(grpc.status.OK);
+  // Drained, the limit is back where it was.
+  expect(server!.admission!.stats.limit).toBe(8);
+});
+
 it('under overload the limit comes down and the excess is refused at once, with retry hints', async () => {
   // Each call burns 10 ms of CPU in one task, so the event loop is at least 10 ms late whenever
   // one runs: past a 5 ms threshold however grpc-js batches the reads, on a loaded CI machine too
