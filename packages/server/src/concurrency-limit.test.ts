@@ -200,6 +200,13 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(20);
   });
 
+  it('the backlog room stops at maxLimit', () => {
+    const limit = limiter({ initialLimit: 20, maxLimit: 25, latencySlackMs: 5 });
+    for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4);
+    limit.onStall(100, 400);
+    expect(limit.limit).toBe(25);
+  });
+
   it('no backlog room after a saturated window, and none left if the backlog never came', () => {
     const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
     for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4);

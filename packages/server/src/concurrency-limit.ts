@@ -209,9 +209,11 @@ export class ConcurrencyLimit {
     this.changedAt = now;
   }
 
-  /** The number of calls that may be in flight now (a stall's backlog included). */
+  /** The number of calls that may be in flight now (a stall's backlog included, to `maxLimit`). */
   get limit(): number {
-    return this.current + this.excess;
+    return this.excess === 0
+      ? this.current
+      : Math.min(this.options.maxLimit, this.current + this.excess);
   }
 
   /** The least latency seen, ms (Infinity before any sample). */
