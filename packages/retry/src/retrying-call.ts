@@ -75,10 +75,11 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
       return;
     }
     this.options.budget?.recordCall();
-    this.attempts.startedAt = this.options.now();
+    const now = this.options.now();
+    this.attempts.startedAt = now;
     this.attempts.deadline = deadlineToMs(this.callOptions.deadline) ?? Infinity;
     this.onCallStart();
-    this.startAttempt(metadata);
+    this.startAttempt(metadata, now);
   }
 
   // Hooks a hedged call fills in; a plain call needs none of them.
@@ -99,8 +100,9 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     this.state = nextRetryState(this.state, transition);
   }
 
-  private startAttempt(metadata: Metadata): void {
-    const attempt = this.launch(metadata, false);
+  /** Starts the attempt the request pipe serves; `now` is the clock's reading, when just read. */
+  private startAttempt(metadata: Metadata, now = this.options.now()): void {
+    const attempt = this.launch(metadata, false, now);
     // An attempt refused synchronously below has already been dealt with (retry or finish).
     if (attempt.ended) return;
     this.attachRequest(attempt.call);
@@ -113,8 +115,8 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
    * Makes and starts one attempt: the one the pipe serves, or a hedge beside it. It is the
    * call's before it starts, so a status reported at once finds it live.
    */
-  protected launch(metadata: Metadata, asHedge: boolean): Attempt {
-    const attempt = this.attempts.make(this, this.options.now(), asHedge);
+  protected launch(metadata: Metadata, asHedge: boolean, now = this.options.now()): Attempt {
+    const attempt = this.attempts.make(this, now, asHedge);
     if (asHedge) this.move('hedge');
     attempt.call.start(this.attemptMetadata(metadata, attempt), attempt);
     return attempt;
