@@ -150,9 +150,11 @@ export class AdmissionControl {
   private busyWithOwnWork = false;
 
   /**
-   * The window's p99 event-loop delay, ms; keeps its median for {@link readSharedDelay} when the
-   * process used under half a core meanwhile: then the loop ran late because the machine was
-   * busy, not because of this server's work, and every call shared that lateness.
+   * The window's p99 event-loop delay, ms, when the process used half a core or more meanwhile
+   * (its own work made the loop late: overload), else 0 and its median kept for
+   * {@link readSharedDelay}: then the loop ran late because the machine was busy, not because
+   * of this server's work, and every call shared that lateness. A loaded machine's p99 (120 ms
+   * seen here at load average 6 in a server using a fifth of a core) shrank the limit before.
    */
   private readonly readLoopDelay = (): number => {
     if (this.loopDelay === undefined) return 0;
@@ -167,7 +169,7 @@ export class AdmissionControl {
     this.cpuSince = process.cpuUsage();
     this.wallSince = now;
     this.loopDelay.reset();
-    return p99;
+    return this.busyWithOwnWork ? p99 : 0;
   };
 
   private readonly readSharedDelay = (): number => this.sharedDelayMs;

@@ -183,6 +183,24 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBeLessThanOrEqual(5); // 4x the typical 10 ms: shrunk all the way
   });
 
+  it('after a passing overload it doubles back to the limit it had, then grows by one', () => {
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    window(limit, 0, 5, 4); // 5 ms, 4 of 20 in flight
+    window(limit, 100, 50, 20); // held full and 10x slower: shrinks to half
+    expect(limit.limit).toBe(10);
+    window(limit, 200, 5, 6); // the overload over: in use, far from full, fast again
+    expect(limit.limit).toBe(20);
+    window(limit, 300, 5, 12);
+    expect(limit.limit).toBe(21);
+    // Held full at the new limit (the overload lasts), it never jumps back later.
+    const held = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    window(held, 0, 5, 4);
+    window(held, 100, 50, 20);
+    window(held, 200, 5, 10); // held full, within half the tolerance: by one, overload confirmed
+    window(held, 300, 5, 6);
+    expect(held.limit).toBe(12);
+  });
+
   it("a stall's backlog is admitted past the limit until it drains, and moves nothing", () => {
     const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
     for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4); // 0.1 calls per ms, 4 in flight

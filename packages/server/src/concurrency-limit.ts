@@ -195,6 +195,8 @@ export class ConcurrencyLimit {
   private stallMs = 0;
   /** A stall's backlog drained in this window: it neither moves the limit nor teaches it. */
   private stalled = false;
+  /** The limit before the last shrinks, to return to at once when they prove passing (0: none). */
+  private recoverTo = 0;
   /** Smoothed median latency of windows far from the limit, ms (0 before any). */
   private typicalMs = 0;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
@@ -329,7 +331,8 @@ export class ConcurrencyLimit {
     // Saturated: the limit was in use for most of the time the server was busy. Not a refused
     // call, not a peak: a burst after a stall reaches any limit for a moment, and at a limit
     // once lowered the refusals themselves would make every window look full.
-    const saturated = this.inFlightArea >= SATURATED * this.current * this.busyMs;
+    const saturated =
+      this.busyMs > 0 && this.inFlightArea >= SATURATED * this.current * this.busyMs;
     const ratePerMs = this.samples / (now - this.windowStart);
     if (this.stalled) {
       // The backlog's calls queued behind each other for a reason no limit could change.
@@ -343,8 +346,13 @@ export class ConcurrencyLimit {
     // for it, a busy machine's jitter included (Netflix Gradient2's long-term latency, but
     // learnt only while no queue can have formed behind the limit, so an overload that lasts
     // does not teach it its own queue).
+    // It follows a faster window at once and a slower one slowly: a process's first calls (its
+    // code not yet optimised) or a stall's would otherwise keep it high for seconds.
     if (this.inFlightArea < UNSATURATED * this.current * this.busyMs)
-      this.typicalMs = this.typicalMs === 0 ? median : 0.9 * this.typicalMs + 0.1 * median;
+      this.typicalMs =
+        this.typicalMs === 0 || median < this.typicalMs
+          ? median
+          : 0.9 * this.typicalMs + 0.1 * median;
     const slowest = this.latencies[this.latencies.length - 1];
     // In slow start the capacity is unknown and the first calls that queue complete a latency
     // later: a saturated window whose slowest call waited past the target is already a queue.
@@ -360,6 +368,7 @@ export class ConcurrencyLimit {
       if (loopLate) fits = Math.min(fits, Math.floor(this.current * gradient));
       // At most halved in one window: one noisy window cannot take the limit to the floor.
       const floor = Math.max(minLimit, Math.floor(this.current / 2));
+      this.recoverTo = Math.max(this.recoverTo, this.current);
       this.current = Math.min(this.current, Math.max(floor, fits));
     } else if (
       gradient === 1 &&
@@ -373,7 +382,20 @@ export class ConcurrencyLimit {
       if (this.slowStart && slowest > target) this.slowStart = false;
       // Past slow start, by one per window (additive increase, as TCP's congestion avoidance):
       // near capacity the overshoots set the p99, and a square root's were twice as large.
-      this.current = Math.min(maxLimit, this.slowStart ? 2 * this.current : this.current + 1);
+      // Back under the limit it had before its last shrinks, with the window far from full
+      // and calls at their usual latency, it doubles (TCP's slow start up to its threshold):
+      // the overload that shrank it is over, and at one a window a burst of a busy machine
+      // left a server at half load refusing calls for seconds.
+      const recovering = !saturated && this.current < this.recoverTo;
+      if (!recovering) this.recoverTo = 0;
+      this.current = Math.min(
+        maxLimit,
+        recovering
+          ? Math.min(this.recoverTo, 2 * this.current)
+          : this.slowStart
+            ? 2 * this.current
+            : this.current + 1,
+      );
     }
     this.resetWindow(now);
   }
