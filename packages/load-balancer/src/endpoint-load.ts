@@ -1,3 +1,5 @@
+import { NetworkFloor } from './network-floor';
+
 /** Default decay of the latency estimate, ms (Finagle's peak EWMA `decayTime`: 10 s). */
 export const DEFAULT_DECAY_MS = 10_000;
 
@@ -6,6 +8,11 @@ export const DEFAULT_DECAY_MS = 10_000;
  * calls in flight, and a latency estimate that jumps to any slower observation at once and decays
  * toward faster ones with time constant `decayMs`, so a backend that turns slow loses traffic
  * immediately and earns it back gradually.
+ *
+ * When the endpoint's answers carry its own time (a load report), the estimate is the peak
+ * EWMA of that time plus the endpoint's {@link NetworkFloor}: what the endpoint costs, without
+ * the client's queue that every endpoint's measured latency shares, and without hiding a
+ * backend that is farther away.
  */
 export class EndpointLoad {
   /** Calls picked for this endpoint that have not ended. */
@@ -14,6 +21,9 @@ export class EndpointLoad {
   private ewmaMs: number | undefined;
   private updatedAt = 0;
   private decayMs = DEFAULT_DECAY_MS;
+  private readonly floor = new NetworkFloor();
+  /** With reports: the mean latency the client measures, ms (a plain EWMA, no peaks). */
+  private measuredMs = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -27,7 +37,8 @@ export class EndpointLoad {
   latencyMs(fallbackMs: number, now = this.now()): number {
     if (this.ewmaMs === undefined) return fallbackMs;
     const idleMs = now - this.updatedAt;
-    return idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
+    const ewmaMs = idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
+    return this.floor.known ? ewmaMs + this.floor.ms : ewmaMs;
   }
 
   /** Whether a call has ended here yet. */
@@ -38,22 +49,56 @@ export class EndpointLoad {
   /**
    * Records a call's time. `lowering` false for a failed call: a fast failure must not make a
    * broken endpoint look fast and attract traffic, so it may raise the estimate, never lower it.
-   * `now`: the clock read that ended the call's time, when the caller has it.
+   * `now`: the clock read that ended the call's time, when the caller has it. `reportedMs`: the
+   * server's own time for the call from its load report, or -1 for none; a report longer than
+   * the client's whole wait (a lying or fast-clocked server) counts as the whole wait.
    */
-  observe(rttMs: number, decayMs: number, lowering = true, now = this.now()): void {
+  observe(
+    rttMs: number,
+    decayMs: number,
+    lowering = true,
+    now = this.now(),
+    reportedMs = -1,
+  ): void {
     this.decayMs = decayMs;
-    if (this.ewmaMs === undefined || rttMs > this.ewmaMs) {
-      this.ewmaMs = rttMs;
+    // The EWMA holds the server's part; the floor, the rest (0 while nothing was reported, so
+    // an endpoint without reports is weighed exactly by the latency the client measures).
+    let sample = rttMs;
+    const weight = Math.exp(-(now - this.updatedAt) / decayMs);
+    if (reportedMs >= 0) {
+      this.measuredMs = this.floor.known ? this.measuredMs * weight + rttMs * (1 - weight) : rttMs;
+      sample = reportedMs < rttMs ? reportedMs : rttMs;
+      this.floor.observe(rttMs - sample, now, decayMs);
+    } else if (this.floor.known) {
+      sample = Math.max(0, rttMs - this.floor.ms);
+    }
+    if (this.ewmaMs === undefined || sample > this.ewmaMs) {
+      this.ewmaMs = sample;
     } else if (lowering) {
-      const weight = Math.exp(-(now - this.updatedAt) / decayMs);
-      this.ewmaMs = this.ewmaMs * weight + rttMs * (1 - weight);
+      this.ewmaMs = this.ewmaMs * weight + sample * (1 - weight);
     }
     this.updatedAt = now;
   }
 
-  /** Peak EWMA's cost: latency times the calls it would wait behind (this one included). */
-  cost(fallbackMs: number, now = this.now()): number {
+  /**
+   * How much longer the client measures its calls here than `latencyMs` (the estimate) says,
+   * ms: with load reports, the time its answers wait in the client's own queue beyond the
+   * floor; without, 0.
+   */
+  queueMs(latencyMs: number): number {
+    return this.floor.known && this.measuredMs > latencyMs ? this.measuredMs - latencyMs : 0;
+  }
+
+  /**
+   * Peak EWMA's cost: latency (this endpoint's `latencyMs`) times the calls it would wait behind,
+   * this one included. `sharedQueueMs`: the client-side queue the endpoints compared all show
+   * (the least of their `queueMs`); by Little's law, the calls in flight are that share of their
+   * time in the client, not at the endpoint, so they count that much less. 0 without reports.
+   */
+  cost(latencyMs: number, sharedQueueMs = 0): number {
     // The +1 ms keeps endpoints that answer in microseconds comparable by their queues.
-    return (this.latencyMs(fallbackMs, now) + 1) * (this.inFlight + 1);
+    if (sharedQueueMs <= 0) return (latencyMs + 1) * (this.inFlight + 1);
+    const atEndpoint = 1 - sharedQueueMs / this.measuredMs;
+    return (latencyMs + 1) * (this.inFlight * atEndpoint + 1);
   }
 }

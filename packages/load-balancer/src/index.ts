@@ -30,3 +30,8 @@ export {
 } from './balancer-memory';
 export { P2C_BALANCER_NAME, registerP2cBalancer } from './p2c-balancer';
 export { DEFAULT_DECAY_MS } from './endpoint-load';
+export {
+  createLoadReportInterceptor,
+  reportedServerMs,
+  SERVER_MS_METADATA_KEY,
+} from './load-report';

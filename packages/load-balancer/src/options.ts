@@ -1,5 +1,6 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import {
+  booleanOption,
   ConfigError,
   enumOption,
   integerOption,
@@ -39,6 +40,15 @@ export interface LoadBalancingOptions {
    * own cap (`ejection.maxEjectedShare`). Envoy: `healthy_panic_threshold` (50% there).
    */
   panicThreshold?: number;
+  /**
+   * p2c only: weigh an endpoint by the server's own time for each call when its answers report
+   * it (the `grpc-resilience-server-ms` trailer that `createLoadReportInterceptor` adds, on by
+   * default in `resilientServerOptions`), plus the least time its calls spent outside the
+   * server lately; answers without a valid report are weighed by the latency the client
+   * measures, as with this off. Default true. gRPC: per-call ORCA load reports, read by
+   * grpc-js's `weighted_round_robin` (`enable_oob_load_report: false`).
+   */
+  useServerLoadReports?: boolean;
   /**
    * Client-side health checking (gRFC A17): watch `grpc.health.v1.Health/Watch` for this
    * service on every endpoint (p2c only) and send calls only to SERVING ones. Written as the
@@ -84,8 +94,21 @@ export function loadBalancingConfig(
       min: 0,
       max: 1,
     });
+    const useServerLoadReports = booleanOption(
+      `${path}.useServerLoadReports`,
+      input.useServerLoadReports,
+      true,
+    );
     registerP2cBalancer();
-    policy = { [P2C_BALANCER_NAME]: { ...ejection, decayMs, slowStartMs, panicThreshold } };
+    policy = {
+      [P2C_BALANCER_NAME]: {
+        ...ejection,
+        decayMs,
+        slowStartMs,
+        panicThreshold,
+        useServerLoadReports,
+      },
+    };
   } else if (P2C_ONLY.some((key) => input[key] !== undefined)) {
     const key = P2C_ONLY.find((name) => input[name] !== undefined)!;
     throw new ConfigError(`${path}.${key}`, 'applies to policy "p2c" only', input[key]);
@@ -113,11 +136,18 @@ const LOAD_BALANCING_KEYS = [
   'decayMs',
   'slowStartMs',
   'panicThreshold',
+  'useServerLoadReports',
   'healthCheck',
   'ejection',
   'outlierDetection',
 ];
-const P2C_ONLY = ['decayMs', 'slowStartMs', 'panicThreshold', 'healthCheck'];
+const P2C_ONLY = [
+  'decayMs',
+  'slowStartMs',
+  'panicThreshold',
+  'useServerLoadReports',
+  'healthCheck',
+];
 
 /**
  * The service config's `healthCheckConfig` (gRFC A17) for `options.healthCheck`, or undefined.

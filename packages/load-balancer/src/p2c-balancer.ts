@@ -21,13 +21,23 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
     readonly decayMs: number,
     readonly slowStartMs: number = 0,
     readonly panicThreshold: number = 0,
+    /** Whether the servers' load reports feed the latency estimate (see `load-report.ts`). */
+    readonly useServerLoadReports: boolean = true,
   ) {}
   getLoadBalancerName(): string {
     return P2C_BALANCER_NAME;
   }
   toJsonObject(): object {
-    const { decayMs, slowStartMs, panicThreshold } = this;
-    return { [P2C_BALANCER_NAME]: { ...this.ejection, decayMs, slowStartMs, panicThreshold } };
+    const { decayMs, slowStartMs, panicThreshold, useServerLoadReports } = this;
+    return {
+      [P2C_BALANCER_NAME]: {
+        ...this.ejection,
+        decayMs,
+        slowStartMs,
+        panicThreshold,
+        useServerLoadReports,
+      },
+    };
   }
   static createFromJson(json: unknown): P2cConfig {
     const input = (json ?? {}) as Record<string, unknown>;
@@ -38,6 +48,11 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
       return value;
     };
     const positive = (v: number) => Number.isInteger(v) && v >= 1;
+    const reports = input.useServerLoadReports ?? true;
+    if (typeof reports !== 'boolean')
+      throw new Error(
+        `${P2C_BALANCER_NAME}.useServerLoadReports: invalid value ${String(reports)}`,
+      );
     return new P2cConfig(
       {
         consecutiveFailures: read(
@@ -56,6 +71,7 @@ export class P2cConfig implements experimental.TypedLoadBalancingConfig {
       read('decayMs', DEFAULT_DECAY_MS, positive),
       read('slowStartMs', 0, (v) => Number.isInteger(v) && v >= 0),
       read('panicThreshold', 0, (v) => v >= 0 && v <= 1),
+      reports,
     );
   }
 }
@@ -219,6 +235,7 @@ export class P2cBalancer implements experimental.LoadBalancer {
           ejector: this.ejector,
           decayMs: this.config.decayMs,
           slowStartMs: this.config.slowStartMs,
+          useServerLoadReports: this.config.useServerLoadReports,
           random: Math.random,
           now: Date.now,
         }),

@@ -2,6 +2,7 @@ import { experimental, status as Status, type Metadata } from '@grpc/grpc-js';
 import { AVOID_PEER_METADATA_KEY, LONG_LIVED_CALL_KEY } from '@grpc-resilience/status';
 import type { EndpointLoad } from './endpoint-load';
 import type { Ejector } from './ejector';
+import { reportedServerMs } from './load-report';
 import { tellPickedPeer, type PickOptions } from './picked-peer';
 
 type PickArgs = experimental.PickArgs;
@@ -22,6 +23,8 @@ export interface P2cContext {
   readonly decayMs: number;
   /** Slow start window, ms (0: none). */
   readonly slowStartMs: number;
+  /** Whether a call's load report (the server's own time in its trailers) feeds the estimate. */
+  readonly useServerLoadReports: boolean;
   readonly random: () => number;
   readonly now: () => number;
 }
@@ -78,7 +81,12 @@ export class P2cPicker implements experimental.Picker {
     // One clock read per pick, shared by both estimates and slow start.
     const now = context.now();
     const fallback = a.load.observed && b.load.observed ? 0 : meanLatency(candidates, now);
-    const aFirst = a.load.cost(fallback, now) <= b.load.cost(fallback, now);
+    const aLatency = a.load.latencyMs(fallback, now);
+    const bLatency = b.load.latencyMs(fallback, now);
+    // With load reports, the queue both show is the client's own, not either endpoint's.
+    const aQueue = a.load.queueMs(aLatency);
+    const sharedQueue = aQueue > 0 ? Math.min(aQueue, b.load.queueMs(bLatency)) : 0;
+    const aFirst = a.load.cost(aLatency, sharedQueue) <= b.load.cost(bLatency, sharedQueue);
     const cheaper = aFirst ? a : b;
     // Slow start as a share: a ramping endpoint keeps only `weight` of the calls it wins.
     const weight = this.weight(cheaper, now);
@@ -115,7 +123,7 @@ export class P2cPicker implements experimental.Picker {
     result: PickResult,
     streamDeadline: number | undefined,
   ): PickResult {
-    const { ejector, decayMs, now } = this.context;
+    const { ejector, decayMs, now, useServerLoadReports } = this.context;
     const { address, load } = endpoint;
     // A watch that lives for minutes holds a share of its endpoint (it counts in flight, so
     // streams spread), but its duration is not latency.
@@ -139,7 +147,8 @@ export class P2cPicker implements experimental.Picker {
         ejector.succeeded(address);
         if (timed) {
           const endedAt = now();
-          load.observe(endedAt - startedAt, decayMs, true, endedAt);
+          const reported = useServerLoadReports ? reportedServerMs(trailers) : -1;
+          load.observe(endedAt - startedAt, decayMs, true, endedAt, reported);
         }
       } else {
         const outcome = ejector.record(
@@ -149,7 +158,8 @@ export class P2cPicker implements experimental.Picker {
         );
         if (timed && outcome !== 'neutral') {
           const endedAt = now();
-          load.observe(endedAt - startedAt, decayMs, outcome === 'healthy', endedAt);
+          const reported = useServerLoadReports ? reportedServerMs(trailers) : -1;
+          load.observe(endedAt - startedAt, decayMs, outcome === 'healthy', endedAt, reported);
         }
       }
       childEnded?.(code, details, trailers);
