@@ -11,8 +11,9 @@ import {
   type LayerLogger,
   type LogLevel,
 } from '@grpc-resilience/logging';
+import { createLoadReportInterceptor } from '@grpc-resilience/load-balancer';
 import { AdmissionControl, type AdmissionOptions } from '@grpc-resilience/server';
-import { ConfigError, objectOption } from '@grpc-resilience/status';
+import { booleanOption, ConfigError, objectOption } from '@grpc-resilience/status';
 import { setMessageLimit } from './channel-options';
 import { serverObservability, type MetricsConfig, type TracingConfig } from './metrics-layer';
 
@@ -52,6 +53,12 @@ export interface ResilientServerConfig {
   metrics?: MetricsConfig;
   /** The server span of each call, continuing the caller's W3C trace context, or false. */
   tracing?: TracingConfig;
+  /**
+   * Report the server's own time for each unary-response call to the clients' balancers (the
+   * `grpc-resilience-server-ms` trailer of `createLoadReportInterceptor`), or false. Default
+   * true. gRPC: per-call ORCA load reports (`grpc.server_call_metric_recording`).
+   */
+  loadReports?: boolean;
   /** Your own interceptors: innermost, next to the handler, inside the deadline context. */
   interceptors?: ServerInterceptor[];
   /** Your own grpc-js server options, merged over the layer's. */
@@ -72,21 +79,26 @@ export const RESILIENT_SERVER_CONFIG_KEYS: readonly string[] = Object.freeze([
   'admission',
   'metrics',
   'tracing',
+  'loadReports',
 ]);
 
 /**
  * Options for `new grpc.Server(resilientServerOptions(config))`: keepalive enforcement and
- * connection age, then the interceptors, outermost first: metrics and tracing (so the layer's
+ * connection age, then the interceptors, outermost first: the load report (so the server time
+ * it reports covers everything below), metrics and tracing (so the layer's
  * own refusals are counted, and everything below runs in the call's span), deadline context (so handlers and the
  * calls they make inherit the deadline and cancellation), admission (when asked), dedup,
  * logging, yours.
  */
 export function resilientServerOptions(config: ResilientServerConfig = {}): ServerOptions {
   const input = objectOption('', config, RESILIENT_SERVER_CONFIG_KEYS);
-  const interceptors: ServerInterceptor[] = [
+  const interceptors: ServerInterceptor[] = [];
+  if (booleanOption('loadReports', input.loadReports, true))
+    interceptors.push(createLoadReportInterceptor());
+  interceptors.push(
     ...serverObservability(input),
     createServerContextInterceptor(input.deadline as never),
-  ];
+  );
   // Admission right after the context: a refused call costs no other interceptor anything.
   if (input.admission !== undefined && input.admission !== false)
     interceptors.push(new AdmissionControl(input.admission as AdmissionOptions).interceptor);
