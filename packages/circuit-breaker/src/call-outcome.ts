@@ -4,8 +4,8 @@ import {
   PUSHBACK_METADATA_KEY,
   REASON_METADATA_KEY,
   classifyStatus,
-  isFromTrailers,
   isStreamOwnDeadline,
+  layerRefusalReason,
   readRetryInfoMs,
 } from '@grpc-resilience/status';
 
@@ -58,9 +58,7 @@ export function callOutcome(
   if (isStreamOwnDeadline(status, streamDeadline)) return 'neutral';
   // A refusal of the layer's own (a retry throttle, an inner breaker or bulkhead) carries its
   // reason and no trailers from a peer: it sent nothing, so it tells nothing of the target.
-  if (status.metadata.get(REASON_METADATA_KEY).length > 0 && !isFromTrailers(status)) {
-    return 'neutral';
-  }
+  if (layerRefusalReason(status) !== undefined) return 'neutral';
   const cls = classifyStatus(status, { cancelledByCaller });
   if (cls.origin === 'server' && isServerShedding(status)) return 'shed';
   if (!cls.breakerFailure) return cls.origin === 'server' ? 'answered' : 'neutral';

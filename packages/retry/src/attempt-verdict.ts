@@ -1,5 +1,5 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
-import { REASON_METADATA_KEY, classifyStatus, isFromTrailers } from '@grpc-resilience/status';
+import { classifyStatus, layerRefusalReason } from '@grpc-resilience/status';
 
 /**
  * What one attempt's end says about the target's servers, for the adaptive budget and throttle:
@@ -19,21 +19,14 @@ export type AttemptVerdict = 'accepted' | 'rejected' | 'ignored';
 
 export function attemptVerdict(status: StatusObject): AttemptVerdict {
   if (status.code === Status.OK) return 'accepted';
-  if (isLayerRefusal(status)) return 'ignored';
+  // Only a refusal the layer made itself: a server's (the kit's `overloaded`, `draining`) carries the
+  // same reason in its trailers and is the clearest "not accepted" there is. Taken for the layer's
+  // own, it refunded every retry's token and kept the throttle blind: 2.5 attempts per call at 3x
+  // a server's capacity.
+  if (layerRefusalReason(status) !== undefined) return 'ignored';
   const cls = classifyStatus(status);
   if (cls.fault === 'caller' && cls.origin === 'local') return 'ignored';
   if (status.code === Status.UNAVAILABLE || status.code === Status.RESOURCE_EXHAUSTED)
     return 'rejected';
   return cls.origin === 'transport' ? 'rejected' : 'accepted';
-}
-
-/**
- * A refusal the layer made itself: its reason, and nothing a peer sent. The reason alone does not
- * tell: the server kit sends it in its trailers too (`overloaded`, `draining`, `deadline-budget`),
- * and a server's refusal is the clearest "not accepted" there is. Treated as made here, it
- * refunded every retry's token and kept the throttle blind, so a client retried each shed call as
- * if it were free (2.5 attempts per call at 3x a server's capacity).
- */
-function isLayerRefusal(status: StatusObject): boolean {
-  return status.metadata?.get(REASON_METADATA_KEY).length > 0 && !isFromTrailers(status);
 }

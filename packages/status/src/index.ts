@@ -12,6 +12,7 @@ export {
   isNeverSent,
   isChannelClosed,
   isFromTrailers,
+  layerRefusalReason,
   PROPAGATED_CANCEL_PREFIX,
   type StatusOrigin,
   type StatusContext,

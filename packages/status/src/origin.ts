@@ -26,16 +26,23 @@ export interface StatusContext {
   cancelledByCaller?: boolean;
 }
 
-/** Whether this attempt heard from the peer at all: its headers, or trailers with its status. */
 /**
- * A status the layer made up to refuse a call (an open circuit, the bulkhead, throttling, a
- * deadline too short to start): it carries the reason and nothing a peer sent.
+ * The reason of a status the layer made up to refuse a call (an open circuit, the bulkhead,
+ * throttling, a deadline too short to start), or undefined. Only a status that carries the reason
+ * and nothing a peer sent is the layer's own: a server's refusal (its limiter's `overloaded`), or
+ * a handler that passes on a refusal its own client got, carries the same trailer from the wire
+ * and is that server's answer.
  */
-function isLayerRefusal(status: StatusLike): boolean {
-  const map = status.metadata?.getMap();
-  return map !== undefined && map[REASON_METADATA_KEY] !== undefined && !isFromTrailers(status);
+export function layerRefusalReason(status: StatusLike): string | undefined {
+  const reason = status.metadata?.getMap()[REASON_METADATA_KEY];
+  return typeof reason === 'string' && !isFromTrailers(status) ? reason : undefined;
 }
 
+function isLayerRefusal(status: StatusLike): boolean {
+  return layerRefusalReason(status) !== undefined;
+}
+
+/** Whether this attempt heard from the peer at all: its headers, or trailers with its status. */
 function heardFromPeer(status: StatusLike, context: StatusContext | undefined): boolean {
   return context?.headersReceived === true || isFromTrailers(status);
 }
