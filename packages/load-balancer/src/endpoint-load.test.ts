@@ -1,4 +1,5 @@
 import { EndpointLoad } from './endpoint-load';
+import { NetworkFloor } from './network-floor';
 
 describe('EndpointLoad (peak EWMA)', () => {
   it('jumps to a slower observation at once and decays toward faster ones with time', () => {
@@ -45,36 +46,45 @@ describe('EndpointLoad (peak EWMA)', () => {
     expect(load.cost(load.latencyMs(0))).toBe(40);
   });
 
-  it("with load reports: the server's time plus the least time outside it, not the client's queue", () => {
+  it("with load reports: the server's time, not the time outside the server", () => {
     const now = { ms: 0 };
     const load = new EndpointLoad(() => now.ms);
     load.observe(14, 10_000, true, 0, 2); // 12 ms outside the server: queue or distance
-    now.ms = 1;
-    load.observe(3, 10_000, true, 1, 2); // the least of it: 1 ms
-    now.ms = 2;
-    load.observe(30, 10_000, true, 2, 2); // a queued answer moves neither the floor nor the EWMA
-    expect(load.latencyMs(0, 2)).toBeCloseTo(3, 6);
-    // A report longer than the whole wait counts as the whole wait: the floor becomes 0.
-    load.observe(5, 10_000, true, 3, 50);
-    expect(load.latencyMs(0, 3)).toBeCloseTo(5, 6); // 5 is a peak of the server's part
-    // An answer without a report is taken less the floor (0 now): today's rule.
-    load.observe(40, 10_000, true, 4);
-    expect(load.latencyMs(0, 4)).toBe(40);
+    load.observe(30, 10_000, true, 1, 2); // a queued answer: the server's part is the same
+    expect(load.latencyMs(0, 1)).toBeCloseTo(2, 6);
+    // A report longer than the whole wait counts as the whole wait.
+    load.observe(5, 10_000, true, 2, 50);
+    expect(load.latencyMs(0, 2)).toBeCloseTo(5, 6); // a peak of the server's part
+    // An answer without a report (a failure the client made up) is taken less the least time
+    // outside the server seen lately (0 since the last report): on the same scale.
+    load.observe(40, 10_000, false, 3);
+    expect(load.latencyMs(0, 3)).toBe(40);
   });
 
-  it('the floor forgets an old minimum after one to two windows', () => {
+  it('without any report, exactly the latency the client measures', () => {
     const load = new EndpointLoad(() => 0);
-    load.observe(2, 1000, true, 0, 2); // floor 0
-    load.observe(12, 1000, true, 1000, 2); // a new window: floor still 0 (the previous one)
-    expect(load.latencyMs(0, 1000)).toBeCloseTo(2, 6);
-    load.observe(12, 1000, true, 2000, 2); // the 0 is two windows old
-    expect(load.latencyMs(0, 2000)).toBeCloseTo(12, 6);
+    load.observe(14, 1000, true, 0);
+    load.inFlight = 3;
+    const latency = load.latencyMs(0, 0);
+    expect(latency).toBe(14);
+    expect(load.queueMs(latency)).toBe(0);
+    expect(load.cost(latency, load.queueMs(latency))).toBe(15 * 4);
+  });
+
+  it('the least time outside the server forgets an old minimum after one to two windows', () => {
+    const floor = new NetworkFloor();
+    expect(floor.known).toBe(false);
+    floor.observe(1, 0, 1000);
+    floor.observe(9, 500, 1000);
+    floor.observe(12, 1000, 1000); // a new window: the previous one's 1 still counts
+    expect(floor.ms).toBe(1);
+    floor.observe(12, 2000, 1000); // the 1 is two windows old
+    expect(floor.ms).toBe(12);
   });
 
   it("counts calls in flight less by the client's queue the compared endpoints share", () => {
     const load = new EndpointLoad(() => 0);
-    load.observe(12, 1000, true, 0, 2); // measured 12, the server's 2, floor 10
-    load.observe(4, 1000, true, 0, 2); // floor 2: latency 4, measured still 12 (no time passed)
+    load.observe(12, 1000, true, 0, 4); // measured 12, the server's 4
     load.inFlight = 9;
     const latency = load.latencyMs(0, 0);
     expect(latency).toBeCloseTo(4, 6);

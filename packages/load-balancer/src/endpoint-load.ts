@@ -10,9 +10,10 @@ export const DEFAULT_DECAY_MS = 10_000;
  * immediately and earns it back gradually.
  *
  * When the endpoint's answers carry its own time (a load report), the estimate is the peak
- * EWMA of that time plus the endpoint's {@link NetworkFloor}: what the endpoint costs, without
- * the client's queue that every endpoint's measured latency shares, and without hiding a
- * backend that is farther away.
+ * EWMA of that time: what the endpoint costs, without the client's own queue, which a
+ * CPU-bound client adds to every latency it measures. Time outside the server (the network,
+ * that queue) then weighs through the calls in flight: a farther endpoint's calls stay in
+ * flight longer (see `cost`).
  */
 export class EndpointLoad {
   /** Calls picked for this endpoint that have not ended. */
@@ -37,8 +38,7 @@ export class EndpointLoad {
   latencyMs(fallbackMs: number, now = this.now()): number {
     if (this.ewmaMs === undefined) return fallbackMs;
     const idleMs = now - this.updatedAt;
-    const ewmaMs = idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
-    return this.floor.known ? ewmaMs + this.floor.ms : ewmaMs;
+    return idleMs <= 0 ? this.ewmaMs : this.ewmaMs * Math.exp(-idleMs / this.decayMs);
   }
 
   /** Whether a call has ended here yet. */
@@ -61,8 +61,10 @@ export class EndpointLoad {
     reportedMs = -1,
   ): void {
     this.decayMs = decayMs;
-    // The EWMA holds the server's part; the floor, the rest (0 while nothing was reported, so
-    // an endpoint without reports is weighed exactly by the latency the client measures).
+    // The EWMA holds the server's part. An answer without a report after some with (a failure
+    // the client made up) is taken less the least time outside the server, to stay on the
+    // same scale; with no report ever, the floor is unknown and the sample is the latency the
+    // client measures, exactly as without reports.
     let sample = rttMs;
     const weight = Math.exp(-(now - this.updatedAt) / decayMs);
     if (reportedMs >= 0) {
@@ -82,8 +84,8 @@ export class EndpointLoad {
 
   /**
    * How much longer the client measures its calls here than `latencyMs` (the estimate) says,
-   * ms: with load reports, the time its answers wait in the client's own queue beyond the
-   * floor; without, 0.
+   * ms: with load reports, their mean time outside the server (network and the client's own
+   * queue); without, 0.
    */
   queueMs(latencyMs: number): number {
     return this.floor.known && this.measuredMs > latencyMs ? this.measuredMs - latencyMs : 0;
@@ -91,9 +93,11 @@ export class EndpointLoad {
 
   /**
    * Peak EWMA's cost: latency (this endpoint's `latencyMs`) times the calls it would wait behind,
-   * this one included. `sharedQueueMs`: the client-side queue the endpoints compared all show
-   * (the least of their `queueMs`); by Little's law, the calls in flight are that share of their
-   * time in the client, not at the endpoint, so they count that much less. 0 without reports.
+   * this one included. `sharedQueueMs`: the time outside the server that the endpoints compared
+   * all show (the least of their `queueMs`), the client's own queue; by Little's law, the calls
+   * in flight spend that share of their time in the client, not at the endpoint, so they count
+   * that much less. What one endpoint shows beyond the others (it is farther away) still counts.
+   * 0 without reports.
    */
   cost(latencyMs: number, sharedQueueMs = 0): number {
     // The +1 ms keeps endpoints that answer in microseconds comparable by their queues.

@@ -1,9 +1,10 @@
 /**
  * The least time a call to an endpoint spends outside its server (network, the client's own
  * queue) lately: the minimum of `client-measured − server-reported` over the last one to two
- * windows, as BBR keeps its minimum RTT. Queueing comes and goes; the least of it over a window
- * is the distance that stays. Two windows, so that a new window starting never forgets the
- * floor at once and lets one queued sample stand in for it.
+ * windows, as BBR keeps its minimum RTT. Two windows, so that a new window starting never
+ * forgets the floor at once and lets one queued sample stand in for it. Not added to the
+ * estimate: under a CPU-bound client it holds that client's queue, unevenly per endpoint
+ * (docs/load-balancing.md); it puts an answer without a report on the reported scale.
  */
 export class NetworkFloor {
   /** The minimum of the current window, and of the one before it; Infinity: none yet. */

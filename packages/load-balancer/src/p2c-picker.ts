@@ -83,7 +83,6 @@ export class P2cPicker implements experimental.Picker {
     const fallback = a.load.observed && b.load.observed ? 0 : meanLatency(candidates, now);
     const aLatency = a.load.latencyMs(fallback, now);
     const bLatency = b.load.latencyMs(fallback, now);
-    // With load reports, the queue both show is the client's own, not either endpoint's.
     const aQueue = a.load.queueMs(aLatency);
     const sharedQueue = aQueue > 0 ? Math.min(aQueue, b.load.queueMs(bLatency)) : 0;
     const aFirst = a.load.cost(aLatency, sharedQueue) <= b.load.cost(bLatency, sharedQueue);
