@@ -1,3 +1,4 @@
+import { createLoadReportInterceptor } from '@grpc-resilience/load-balancer';
 import { startTestBackend } from '@grpc-resilience/testing';
 import { HealthImplementation } from 'grpc-health-check';
 
@@ -9,7 +10,8 @@ export type BalancingBackendReport = { address: string } | { acked: true };
 
 // One balancing backend in its own process, so that the client's event-loop lag is not in the
 // latency every backend shows the balancer. Its delay is a timer, not CPU: three of them and the
-// client fit two cores.
+// client fit two cores. It reports its time for each call to the client's balancer, as a server
+// built with the layer's server kit does (`resilientServerOptions` puts this interceptor first).
 // argv: name, delay ms, service name for grpc-health-check (SERVING), port (0: any).
 async function main(): Promise<void> {
   const [name, delay, service, port] = process.argv.slice(2);
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     name,
     port: Number(port),
     behaviour: { delayMs: Number(delay) },
+    serverOptions: { interceptors: [createLoadReportInterceptor()] },
   });
   health.addToServer(backend.server);
   process.on('message', (command: BalancingBackendCommand) => {
