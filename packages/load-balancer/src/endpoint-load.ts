@@ -66,8 +66,10 @@ export class EndpointLoad {
     // same scale; with no report ever, the floor is unknown and the sample is the latency the
     // client measures, exactly as without reports.
     let sample = rttMs;
-    const weight = Math.exp(-(now - this.updatedAt) / decayMs);
+    // The time weight of the samples before this one, computed only where it is needed.
+    let weight = NaN;
     if (reportedMs >= 0) {
+      weight = Math.exp(-(now - this.updatedAt) / decayMs);
       this.measuredMs = this.floor.known ? this.measuredMs * weight + rttMs * (1 - weight) : rttMs;
       sample = reportedMs < rttMs ? reportedMs : rttMs;
       this.floor.observe(rttMs - sample, now, decayMs);
@@ -77,6 +79,7 @@ export class EndpointLoad {
     if (this.ewmaMs === undefined || sample > this.ewmaMs) {
       this.ewmaMs = sample;
     } else if (lowering) {
+      if (Number.isNaN(weight)) weight = Math.exp(-(now - this.updatedAt) / decayMs);
       this.ewmaMs = this.ewmaMs * weight + sample * (1 - weight);
     }
     this.updatedAt = now;
