@@ -26,16 +26,21 @@ const fixture = useBackend();
 const methods = methodsFromService(testServiceClient().service);
 
 it('an open circuit ends the retries of calls in flight; the refused retry keeps no budget token', async () => {
-  const breaker = createCircuitBreakerInterceptor({ consecutiveFailures: 1 });
+  // The circuit stays open through the slow call's backoff (no half-open probe meanwhile).
+  const breaker = createCircuitBreakerInterceptor({
+    consecutiveFailures: 1,
+    halfOpenAfterMs: 60_000,
+  });
   const budget = new AdaptiveRetryBudget({ maxTokens: 5, ratio: 0, throttle: false });
   const giveUps: GiveUpEvent[] = [];
   let asked = 0;
   const retry = createRetryInterceptor({
     methods,
     budget,
-    initialBackoffMs: 1000,
-    maxBackoffMs: 1000,
-    random: () => 0.99, // each retry waits about 1 s
+    // Each retry waits about 2 s: time for another call to open the circuit on a loaded machine.
+    initialBackoffMs: 2000,
+    maxBackoffMs: 2000,
+    random: () => 0.99,
     retryGate: (method) => (asked++, breaker.retryGate(method)),
     onGiveUp: (event) => giveUps.push(event),
   });
@@ -49,7 +54,8 @@ it('an open circuit ends the retries of calls in flight; the refused retry keeps
     {},
     meta({ callId: 'slow', failCode: Status.UNAVAILABLE }),
   );
-  await waitUntil(() => fixture.backend.counters.calls === 1); // its first attempt failed
+  // Its first attempt failed.
+  await waitUntil(() => fixture.backend.counters.calls === 1, { timeoutMs: 10_000 });
   // Another call fails with a code that is not retried but counts in full: the circuit opens.
   await callUnary(client, 'GetItem', {}, meta({ failCode: Status.DEADLINE_EXCEEDED }));
   expect(breaker.stateOf()).toBe('open');
