@@ -88,12 +88,13 @@ it('with the defaults, calls in flight below the limit are never refused, howeve
 
 it('the calls that arrived while the process stood still are let in past the limit', async () => {
   const c = await start({ initialLimit: 8, minWindowSamples: 5 });
-  // A rate to know: two callers of 5 ms calls for 400 ms (2 of 8 in flight: far from full).
-  const until = performance.now() + 400;
+  // A rate to know: two callers of 20 ms calls for 600 ms (2 of 8 in flight: far from full;
+  // the event loop, client and server in this one process, mostly idle).
+  const until = performance.now() + 600;
   await Promise.all(
     [0, 1].map(async () => {
-      for (let i = 0; i < 200 && performance.now() < until; i++)
-        await callUnary(c, 'GetItem', { value: 'w5' }, { timeoutMs: 5000 });
+      for (let i = 0; i < 100 && performance.now() < until; i++)
+        await callUnary(c, 'GetItem', { value: 'w20' }, { timeoutMs: 5000 });
     }),
   );
   expect(server!.admission!.stats.limit).toBe(8);

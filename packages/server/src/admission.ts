@@ -143,31 +143,32 @@ export class AdmissionControl {
     if (lateMs >= STALL_MS && !this.busyWithOwnWork) this.limiter.onStall(lateMs, now);
   };
 
-  private cpuSince = process.cpuUsage();
-  private wallSince = performance.now();
+  private eluSince = performance.eventLoopUtilization();
   private sharedDelayMs = 0;
-  /** The process used half a core or more in the last window: its lateness is its own. */
+  /**
+   * The event loop was busy running this process's code half the last window or more: its
+   * lateness is its own. Event-loop utilisation rather than CPU time: a CPU-bound process on a
+   * starved machine gets little CPU yet keeps its loop busy, while a process descheduled as it
+   * waits for I/O counts that time as idle.
+   */
   private busyWithOwnWork = false;
 
   /**
-   * The window's p99 event-loop delay, ms, when the process used half a core or more meanwhile
-   * (its own work made the loop late: overload), else 0 and its median kept for
-   * {@link readSharedDelay}: then the loop ran late because the machine was busy, not because
-   * of this server's work, and every call shared that lateness. A loaded machine's p99 (120 ms
-   * seen here at load average 6 in a server using a fifth of a core) shrank the limit before.
+   * The window's p99 event-loop delay, ms, when the loop was busy with this process's work
+   * (overload), else 0 and its median kept for {@link readSharedDelay}: then the loop ran late
+   * because the machine was busy, not because of this server's work, and every call shared that
+   * lateness. A loaded machine's p99 (120 ms seen here at load average 6 in a server using a
+   * fifth of a core) shrank the limit before.
    */
   private readonly readLoopDelay = (): number => {
     if (this.loopDelay === undefined) return 0;
     // The histogram records each interval whole, its 10 ms resolution included.
     const p99 = Math.max(0, this.loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
-    const cpu = process.cpuUsage(this.cpuSince);
-    const now = performance.now();
-    const share = (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.wallSince);
     const median = Math.max(0, this.loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS);
-    this.busyWithOwnWork = share >= 0.5;
+    const elu = performance.eventLoopUtilization(this.eluSince);
+    this.eluSince = performance.eventLoopUtilization();
+    this.busyWithOwnWork = elu.utilization >= 0.5;
     this.sharedDelayMs = this.busyWithOwnWork ? 0 : median;
-    this.cpuSince = process.cpuUsage();
-    this.wallSince = now;
     this.loopDelay.reset();
     return this.busyWithOwnWork ? p99 : 0;
   };
