@@ -218,6 +218,15 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(20);
   });
 
+  it('no backlog room when the window so far ran full: an overload began since the last', () => {
+    const limit = limiter({ initialLimit: 20, latencySlackMs: 5 });
+    for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4); // quiet: 4 of 20
+    limit.onAdmit(20, 300); // then 20 in flight for 30 ms, 3 completions
+    for (let i = 1; i <= 3; i++) limit.onSample(5, 300 + i * 10, 20, () => 0);
+    limit.onStall(100, 400);
+    expect(limit.limit).toBe(20);
+  });
+
   it('the backlog room stops at maxLimit', () => {
     const limit = limiter({ initialLimit: 20, maxLimit: 25, latencySlackMs: 5 });
     for (let w = 0; w < 3; w++) window(limit, w * 100, 5, 4);

@@ -264,11 +264,17 @@ export class ConcurrencyLimit {
    * Notes that the process stood still for `stalledMs` (its event loop that late: a busy
    * machine, a GC pause). The calls that arrived meanwhile come at once, a burst that no
    * admission decision caused and that the server drains at its normal pace: unless the last
-   * window was saturated, the limit is raised by as many calls as the recent rate brings in
+   * window was saturated (or this one so far), the limit is raised by as many calls as the recent rate brings in
    * that time, until the calls in flight are back under it.
    */
   onStall(stalledMs: number, now: number): void {
-    if (this.saturated) return;
+    // Nor if this window, for a quarter of one or more before the stall, ran at three quarters
+    // of the limit: an overload that began since the last window (a stall's burst would come
+    // on top of its queue, every call of it waiting behind the others).
+    const full =
+      this.busyMs >= this.options.windowMs / 4 &&
+      this.inFlightArea >= SATURATED * this.current * this.busyMs;
+    if (this.saturated || full) return;
     const expected = this.ratePerMs * stalledMs;
     const backlog = Math.ceil(expected + 3 * Math.sqrt(expected));
     if (backlog === 0) return;
