@@ -36,7 +36,9 @@ class TimedCall extends ServerInterceptingCall {
     const serverMs = performance.now() - this.arrivedAt;
     // In place, as the layer's other trailers are set: grpc-js copies the trailers it sends.
     const metadata = status.metadata ?? (status.metadata = new Metadata());
-    metadata.set(SERVER_MS_METADATA_KEY, serverMs.toFixed(2));
+    // Hundredths of a ms; the shortest decimal of a whole number of hundredths has at most two
+    // fractional digits and never an exponent below 1e21. About 100 ns less than `toFixed(2)`.
+    metadata.set(SERVER_MS_METADATA_KEY, String(Math.round(serverMs * 100) / 100));
     super.sendStatus(status);
   }
 }
