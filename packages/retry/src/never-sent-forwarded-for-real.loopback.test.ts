@@ -49,13 +49,8 @@ async function startForwardingServer(): Promise<{ address: string; runs: () => n
       failDownstream(kind, (error) => callback({ code: error.code, details: error.details }));
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  loop.onClose(() => server.forceShutdown());
-  return { address: `127.0.0.1:${port}`, runs: () => runs };
+  const address = await loop.serve(server);
+  return { address, runs: () => runs };
 }
 
 const CASES: [Downstream, Status, RegExp][] = [

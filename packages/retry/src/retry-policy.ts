@@ -1,8 +1,8 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import {
-  REASON_METADATA_KEY,
   classifyStatus,
   isMessageTooLarge,
+  layerRefusalReason,
   readRetryInfoMs,
   type StatusClass,
 } from '@grpc-resilience/status';
@@ -97,8 +97,9 @@ function delayAfter(
   options: ResolvedRetryOptions,
 ): number | RetryDecision {
   // The layer's own refusals (an open circuit, a full bulkhead, the throttle) would refuse a
-  // retry too.
-  const refusal = status.metadata?.get(REASON_METADATA_KEY)[0];
+  // retry too. Only its own: a server that hands on its client's refusal sends the same reason in
+  // its trailers, and that is the server's UNAVAILABLE, retried like any other.
+  const refusal = layerRefusalReason(status);
   if (refusal === 'circuit-open' || refusal === 'bulkhead' || refusal === 'throttled')
     return { retry: false, reason: refusal };
   const cls = classifyStatus(status, { headersReceived: facts.headersReceived ?? false });

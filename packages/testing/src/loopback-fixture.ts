@@ -1,4 +1,4 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { createTestClient } from './calls';
 import { startChaosProxy, type ChaosProxy } from './chaos-proxy';
 import { startTestBackend, type TestBackend, type TestBackendOptions } from './test-backend';
@@ -14,6 +14,8 @@ export interface LoopbackFixture {
   backend(options?: TestBackendOptions): Promise<TestBackend>;
   /** A chaos proxy in front of `target`, closed at teardown. */
   proxy(target: string): Promise<ChaosProxy>;
+  /** Binds a server of the test's own on 127.0.0.1 (any port); forced down at teardown. */
+  serve(server: grpc.Server): Promise<string>;
   /** A test client (with the status-counting interceptor), closed at teardown. */
   client(address: string, options?: grpc.ClientOptions): TestServiceClient;
   /** Any client or channel to close at teardown; returns it. */
@@ -39,6 +41,15 @@ export function loopbackFixture(
       const proxy = await startChaosProxy(target);
       cleanups.push(() => proxy.close());
       return proxy;
+    },
+    async serve(server) {
+      cleanups.push(() => server.forceShutdown());
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        ),
+      );
+      return `127.0.0.1:${port}`;
     },
     client(address, options) {
       return fixture.keep(createTestClient(address, options));
