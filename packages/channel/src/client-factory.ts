@@ -42,7 +42,8 @@ interface TargetFacts {
  * Client options for any generated client constructor, as its third argument:
  * `new FooClient(target, credentials, resilientOptions(config))`. Validates the whole config once
  * (a `ConfigError` names the field's path) and composes, outermost first: your interceptors,
- * logging, deadline, idempotency key, circuit breaker, retry (and the breaker's attempt gate); keepalive, load balancing and a
+ * logging, deadline, idempotency key, circuit breaker, retry (which asks the breaker's retryGate
+ * before each retry); keepalive, load balancing and a
  * shared channel with a connect watchdog go in the channel options. grpc-js never shows proto
  * options to interceptors, so pass `service: FooClient.service` for retries to know which methods
  * the proto marks idempotent, or use {@link createResilientClient}, which does. The clients built
@@ -108,7 +109,9 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
           target: facts.target ?? 'target',
         }));
   const retry =
-    input.retry === false ? undefined : createRetryLayer(input.retry, methods, logger, shared);
+    input.retry === false
+      ? undefined
+      : createRetryLayer(input.retry, methods, logger, shared, breaker);
   const keepalive = resolveKeepalive(input.keepalive as never);
 
   const observability = clientObservability(input, {
@@ -131,11 +134,11 @@ function buildClientOptions(config: ResilientConfig, facts: TargetFacts): grpc.C
   chain.push(deadline);
   if (idempotencyKeys) chain.push(createIdempotencyKeyInterceptor({ methods }));
   // The breaker outside the retry: it counts a logical call once, by its final outcome, and its
-  // half-open probe is a whole call, retries included. Its gate inside the retry refuses the
-  // retries of calls in flight once the circuit has opened.
+  // half-open probe is a whole call, retries included. The retry layer asks its retryGate before
+  // each retry and hedge, so the retries of calls in flight are refused once the circuit opens,
+  // with no interceptor level below the retry.
   if (breaker) chain.push(breaker.interceptor);
   if (retry) chain.push(retry);
-  if (breaker && retry) chain.push(breaker.attemptGate);
   chain.push(...observability.inner);
 
   const channelOptions = composeChannelOptions(input, facts.forAddresses ?? false, keepalive);
