@@ -89,14 +89,19 @@ it('a retried call that finally succeeds counts no failure: outside the retry, a
 });
 
 it('an open circuit ends the retries of calls in flight: the attempt gate inside the retry', async () => {
-  const breaker = createCircuitBreakerInterceptor({ consecutiveFailures: 1 });
+  // No half-open within the test: a loaded machine once let the slow call's ~1 s backoff run into
+  // the first probe, which rightly let its retry through.
+  const breaker = createCircuitBreakerInterceptor({
+    consecutiveFailures: 1,
+    halfOpenAfterMs: 60_000,
+  });
   const retry = createRetryInterceptor({
     methods,
     maxAttempts: 5,
-    initialBackoffMs: 1000,
-    maxBackoffMs: 1000,
+    initialBackoffMs: 2000,
+    maxBackoffMs: 2000,
     budget: false,
-    random: () => 0.99, // each retry waits about 1 s
+    random: () => 0.99, // each retry waits about 2 s
   });
   const client = createTestClient(fixture.backend.address, {
     interceptors: [breaker.interceptor, retry, breaker.attemptGate],
