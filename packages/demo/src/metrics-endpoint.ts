@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { prometheusViews } from '@grpc-resilience/metrics';
+import { HistogramProducer, prometheusViews } from '@grpc-resilience/metrics';
 import { integerOption } from '@grpc-resilience/status';
 
 /**
@@ -28,17 +28,23 @@ export interface MetricsEndpoint {
 }
 
 /**
- * Registers a MeterProvider with the Prometheus exporter and `prometheusViews()` as the global
- * one (what an application does once at start, before it builds clients and servers: the layer
- * then records with no config of its own), and serves the exporter's `/metrics` on 127.0.0.1.
+ * Registers a MeterProvider with the Prometheus exporter, a `HistogramProducer` and
+ * `prometheusViews()` as the global one (the metrics package's documented setup, what an
+ * application does once at start, before it builds clients and servers: the layer then records
+ * with no config of its own, its histograms kept in the layer off the SDK's record path), and serves the exporter's `/metrics` on 127.0.0.1.
  * `port` 0 takes any free port; a port already in use falls back to a free one, said in
  * `busyPort`, so a second demo or a local Prometheus on 9464 does not stop the run.
  */
 export async function startMetricsEndpoint(port: number): Promise<MetricsEndpoint> {
   const asked = integerOption('metricsPort', port, DEFAULT_METRICS_PORT, { min: 0, max: 65_535 });
   // The exporter's own server would listen on every interface: the demo serves loopback only.
-  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const histograms = new HistogramProducer({ prometheusNames: true });
+  const exporter = new PrometheusExporter({
+    preventServerStart: true,
+    metricProducers: [histograms],
+  });
   const provider = new MeterProvider({ readers: [exporter], views: prometheusViews() });
+  histograms.useFor(provider); // before any client or server is built on it
   if (!metrics.setGlobalMeterProvider(provider)) {
     await provider.shutdown();
     // Its figures would come from a provider the layer does not record into.
