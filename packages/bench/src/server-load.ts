@@ -27,7 +27,8 @@ import { percentile } from './measure';
  *    that ended past their deadline (counted in the server).
  * 2. At half the capacity of the same server with `normalWorkMs` per call (same slots, so the
  *    same calls in flight at half load), `normalCalls` calls through the layer's client with the
- *    limiter on, from a cold start: refused and failed calls.
+ *    limiter on, after the same 100 warm-up calls as the overload rows: refused and failed
+ *    calls, and the limit it ended at.
  */
 export interface ServerLoadOptions {
   model?: 'slots' | 'cpu';
@@ -83,6 +84,8 @@ export interface ServerLoadResult {
     calls: number;
     seconds: number;
     refused: number;
+    /** The limiter's limit when the run ended. */
+    finalLimit: number;
     outcomes: Record<string, number>;
   };
 }
@@ -215,11 +218,14 @@ export async function runServerLoad(
   const normalCapacity = await measureCapacity(normalOptions, quick ? 1000 : 4000);
   const server = await startChild(true, normalOptions);
   const client = makeClient('layer', server.address);
+  const call = () => callUnary(client, 'GetItem', {}, { timeoutMs: deadlineMs });
+  // Warmed like the overload rows (a service behind a readiness check takes a few calls before
+  // real traffic): a fresh process's first calls wait on its JIT, a queue the limiter would read.
+  await closedLoop(100, 4, call);
+  const warm = await server.stats();
   const ratePerSecond = Math.round(normalCapacity.capacityPerSecond / 2);
   const began = performance.now();
-  const normal = await openLoop(ratePerSecond, normalCalls, () =>
-    callUnary(client, 'GetItem', {}, { timeoutMs: deadlineMs }),
-  );
+  const normal = await openLoop(ratePerSecond, normalCalls, call);
   const seconds = Math.round((performance.now() - began) / 100) / 10;
   const stats = await server.stats();
   client.close();
@@ -232,7 +238,8 @@ export async function runServerLoad(
       ratePerSecond,
       calls: normalCalls,
       seconds,
-      refused: refused(stats),
+      refused: refused(stats) - refused(warm),
+      finalLimit: stats.limit,
       outcomes: tally(normal.map((t) => t.outcome)),
     },
   };
