@@ -18,13 +18,13 @@ import {
   retryInfoStatusDetails,
   serviceOf,
 } from '@grpc-resilience/status';
+import { ConcurrencyLimit } from './concurrency-limit';
 import {
   CONCURRENCY_LIMIT_KEYS,
-  ConcurrencyLimit,
   resolveConcurrencyLimitOptions,
   type ConcurrencyLimitOptions,
   type ResolvedConcurrencyLimitOptions,
-} from './concurrency-limit';
+} from './concurrency-limit-options';
 
 /** Request metadata that marks a call's priority: `critical` or `sheddable`. */
 export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';

@@ -1,4 +1,5 @@
-import { ConcurrencyLimit, resolveConcurrencyLimitOptions } from './concurrency-limit';
+import { ConcurrencyLimit } from './concurrency-limit';
+import { resolveConcurrencyLimitOptions } from './concurrency-limit-options';
 import { seededRandom } from '@grpc-resilience/testing';
 
 /**

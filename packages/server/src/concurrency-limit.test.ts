@@ -1,8 +1,8 @@
+import { ConcurrencyLimit } from './concurrency-limit';
 import {
-  ConcurrencyLimit,
   resolveConcurrencyLimitOptions,
   type ConcurrencyLimitOptions,
-} from './concurrency-limit';
+} from './concurrency-limit-options';
 
 function limiter(options: ConcurrencyLimitOptions = {}) {
   const resolved = resolveConcurrencyLimitOptions(

@@ -37,12 +37,12 @@ export {
   type AdmissionStats,
   type Priority,
 } from './admission';
+export { ConcurrencyLimit } from './concurrency-limit';
 export {
-  ConcurrencyLimit,
   resolveConcurrencyLimitOptions,
   type ConcurrencyLimitOptions,
   type ResolvedConcurrencyLimitOptions,
-} from './concurrency-limit';
+} from './concurrency-limit-options';
 export {
   mtlsServerCredentials,
   mtlsChannelCredentials,
