@@ -143,6 +143,33 @@ export const RETRY_SCENARIOS: RetryScenario[] = [
     },
   },
   {
+    name: '1 of 3 backends always UNAVAILABLE',
+    target: '0 failed calls, < 5% of first attempts to it after 1 s',
+    backends: 3,
+    async run(client, backends, quick) {
+      backends[0].behaviour = UNAVAILABLE;
+      const from = Date.now() + 1000;
+      // Paced, so most of the run comes after the first second (a closed loop ends within it).
+      const timed = await openLoop(500, quick ? 1500 : 5000, () => client.unary({}, 2000));
+      const outcomes = timed.map((t) => t.outcome);
+      // A first attempt carries no grpc-previous-rpc-attempts (the layer and grpc-js set it on
+      // every retry): where the balancer sent calls, not where retries went.
+      const firstAfter = (b: TestBackend) =>
+        b.counters.records.filter(
+          (r) => r.at >= from && r.metadata.get('grpc-previous-rpc-attempts').length === 0,
+        ).length;
+      const toBad = firstAfter(backends[0]);
+      const all = backends.reduce((sum, b) => sum + firstAfter(b), 0);
+      const share = all === 0 ? 0 : toBad / all;
+      const tally = tallyUnary(outcomes, grpc.status.UNAVAILABLE);
+      return {
+        ...tally,
+        extra: `first attempts to it ${(share * 100).toFixed(1)}% (${toBad} of ${all})`,
+        met: () => tally.succeeded === tally.calls && all > 0 && share < 0.05,
+      };
+    },
+  },
+  {
     name: 'total outage, 200 calls/s',
     target: 'attempts/call <= 1.1',
     backends: 1,
