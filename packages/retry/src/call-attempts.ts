@@ -1,7 +1,9 @@
 import { status as Status, type InterceptorOptions, type StatusObject } from '@grpc/grpc-js';
 import {
+  callUserCode,
   isFromTrailers,
   readDedupScope,
+  warnUserCode,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import { Attempt, type AttemptOwner } from './attempt-listener';
@@ -79,7 +81,7 @@ export class CallAttempts implements CallClock {
     const refused = budget?.kind === 'adaptive' ? budget.refusal() : undefined;
     const gate = this.options.retryGate;
     if (refused !== undefined || !isRetry || gate === undefined) return refused;
-    return gate(this.callOptions.method_definition.path);
+    return gateRefusal(gate, this.callOptions.method_definition.path);
   }
 
   /** The grpc-js call below the retry layer, made while the adaptive budget marks it admitted. */
@@ -192,4 +194,21 @@ export function observeDedupScope(
   // next answer, as a server that had not answered yet would be.
   if (scope === undefined && !scopes.anyDeclared) return;
   scopes.observe(attempt.call.getPeer(), scope ?? 'none');
+}
+
+/**
+ * Asks a retry gate, which may be the caller's own code: one that throws or answers something
+ * that is no call (a `true`, a promise) lets the retry go, with a warning, rather than take the
+ * process down from a backoff timer or lose the call's outcome.
+ */
+function gateRefusal(
+  gate: (method: string) => unknown,
+  method: string,
+): InterceptingCallInterface | undefined {
+  const answer = callUserCode('retry.retryGate', gate, method);
+  if (answer === undefined || answer === null) return undefined;
+  if (typeof (answer as Partial<InterceptingCallInterface>).start === 'function')
+    return answer as InterceptingCallInterface;
+  warnUserCode(`retry.retryGate answered ${typeof answer}, not a call or undefined`);
+  return undefined;
 }

@@ -59,7 +59,7 @@ export {
   type PickedPeerSlot,
 } from './layer-metadata';
 export { deadlineToMs } from './deadline-ms';
-export { callUserCode, USER_CODE_WARNING } from './user-code';
+export { callUserCode, warnUserCode, USER_CODE_WARNING } from './user-code';
 export {
   retryInfoStatusDetails,
   readRetryInfoMs,
