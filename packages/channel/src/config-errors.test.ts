@@ -69,6 +69,21 @@ it.each<[string, () => unknown, string]>([
     () => resilientServerOptions({ logger: console, logging: { redcat: [] } } as never),
     'logging.redcat',
   ],
+  [
+    'a retry gate that is no function',
+    () => resilientOptions({ retry: { retryGate: 42 } } as never),
+    'retry.retryGate',
+  ],
+  [
+    'load reports asked for with a string',
+    () => resilientOptions({ loadBalancing: { useServerLoadReports: 'yes' } } as never),
+    'loadBalancing.useServerLoadReports',
+  ],
+  [
+    'server load reports of the wrong type',
+    () => resilientServerOptions({ loadReports: 1 } as never),
+    'loadReports',
+  ],
   ['server config null', () => resilientServerOptions(null as never), 'config'],
   [
     'a server logger of the wrong shape',
