@@ -27,6 +27,33 @@ interface Noise {
    */
   stallEveryMs?: number;
   stallMaxMs?: number;
+  /**
+   * The client stands still instead (its GC pause, descheduled) at Poisson times this far apart
+   * on average, for up to `clientStallMaxMs` each: the calls due meanwhile are sent at its end,
+   * at once, and the server, which ran all along, has nothing to detect. What the bench's
+   * half-load row showed on sockets: bursts of 40 to 130 calls within a few ms after a gap.
+   */
+  clientStallEveryMs?: number;
+  clientStallMaxMs?: number;
+}
+
+/**
+ * Stalls at Poisson times `everyMs` apart on average, each up to `maxMs` long (uniformly), and
+ * when something stalled by them next runs at or after `t`: a stall defers everything to its end.
+ */
+function stallSchedule(random: () => number, everyMs = Infinity, maxMs = 0) {
+  const stalls: { start: number; end: number }[] = [];
+  const runsAt = (t: number) => {
+    while (stalls.length === 0 || stalls[stalls.length - 1].start < t) {
+      const after = stalls.length === 0 ? 0 : stalls[stalls.length - 1].end;
+      const start = after - Math.log(1 - random()) * everyMs;
+      stalls.push({ start, end: start + random() * maxMs });
+      if (start === Infinity) break;
+    }
+    const stall = stalls.find((s) => t >= s.start && t < s.end);
+    return stall === undefined ? t : stall.end;
+  };
+  return { stalls, runsAt };
 }
 
 /** The machine's lateness for one event-loop turn, ms, before scaling. */
@@ -57,19 +84,16 @@ function simulate(
   for (let i = 0; i < 10_000; i++) meanLateMs += lateness() / 10_000;
   const rate = (load * slots) / (workMs + meanLateMs); // arrivals per ms
 
-  const stallRandom = seededRandom(seed + 1000);
-  const stalls: { start: number; end: number }[] = [];
-  /** When the process next runs at or after `t`: a stall defers everything to its end. */
-  const runsAt = (t: number) => {
-    while (stalls.length === 0 || stalls[stalls.length - 1].start < t) {
-      const after = stalls.length === 0 ? 0 : stalls[stalls.length - 1].end;
-      const start = after - Math.log(1 - stallRandom()) * (noise.stallEveryMs ?? Infinity);
-      stalls.push({ start, end: start + stallRandom() * (noise.stallMaxMs ?? 0) });
-      if (start === Infinity) break;
-    }
-    const stall = stalls.find((s) => t >= s.start && t < s.end);
-    return stall === undefined ? t : stall.end;
-  };
+  const { stalls, runsAt } = stallSchedule(
+    seededRandom(seed + 1000),
+    noise.stallEveryMs,
+    noise.stallMaxMs,
+  );
+  const client = stallSchedule(
+    seededRandom(seed + 2000),
+    noise.clientStallEveryMs,
+    noise.clientStallMaxMs,
+  );
 
   const limit = new ConcurrencyLimit(resolveConcurrencyLimitOptions({}, 'admission'), 0);
   let lateHops: number[] = [];
@@ -97,6 +121,8 @@ function simulate(
   let inFlight = 0;
   let busy = 0;
   let refused = 0;
+  /** Calls let in past the limit as a burst. */
+  let pastLimit = 0;
   const startWork = (admittedAt: number) => {
     busy++;
     const late = lateness();
@@ -107,7 +133,8 @@ function simulate(
     completions.splice(i, 0, { at, admittedAt });
   };
   while (arrivals < calls || completions.length > 0) {
-    if (completions.length > 0 && (arrivals >= calls || completions[0].at <= runsAt(nextArrival))) {
+    const arrivesAt = runsAt(client.runsAt(nextArrival));
+    if (completions.length > 0 && (arrivals >= calls || completions[0].at <= arrivesAt)) {
       const done = completions.shift()!;
       advance(done.at);
       busy--;
@@ -117,13 +144,16 @@ function simulate(
       if (queue.length > 0) startWork(queue.shift()!);
       continue;
     }
-    advance(runsAt(nextArrival));
+    advance(arrivesAt);
     nextArrival += -Math.log(1 - random()) / rate;
     arrivals++;
-    if (inFlight >= limit.limit) {
+    limit.onArrival(now);
+    const overLimit = inFlight >= limit.limit;
+    if (overLimit && !limit.admitsBurst(inFlight, now)) {
       refused++;
       continue;
     }
+    if (overLimit) pastLimit++;
     inFlight++;
     limit.onAdmit(inFlight, now);
     if (busy < slots) startWork(now);
@@ -135,6 +165,7 @@ function simulate(
     p99VsWork: latencies[Math.floor(latencies.length * 0.99)] / workMs,
     maxVsWork: latencies[latencies.length - 1] / workMs,
     refused,
+    pastLimit,
   };
 }
 
@@ -193,4 +224,35 @@ describe('the default limit in front of a pool, in virtual time', () => {
       expect(simulate(8, 5, 0.5, 100_000, seed, noise).refused).toBe(0);
     },
   );
+
+  it.each([1, 2])(
+    'at half capacity, the client standing still up to 300 ms every 2 s (seed %i): its bursts are let in',
+    (seed) => {
+      // The sockets' pattern (the bench's half-load row): the server runs all along, its
+      // detector sees nothing, and after each gap of the client's the calls it held back come
+      // at once, up to 120 of them over a limit in the 20s to 40s. Without burst room 2,767
+      // and 2,625 of 100,000 were refused; over the span that holds the gap no more calls
+      // arrived than the usual rate brings, so they are a backlog, not a rise.
+      const noise = {
+        machineLateness: 3,
+        hops: 2,
+        clientStallEveryMs: 2000,
+        clientStallMaxMs: 300,
+      };
+      const result = simulate(8, 5, 0.5, 100_000, seed, noise);
+      expect(result.refused).toBe(0);
+      expect(result.pastLimit).toBeGreaterThan(0);
+    },
+  );
+
+  it('at 3x capacity with the client standing still as often: no call let in past the limit', () => {
+    // Saturated windows and refusals leave no room: overload's bursts are refused. Goodput and
+    // p99 are the same with burst room taken out (0.91 and 2.07x the work: the client's gaps
+    // idle the server and the calls they hold back are refused, not retried, in this model).
+    const noise = { jitterMs: 3, clientStallEveryMs: 2000, clientStallMaxMs: 300 };
+    const result = simulate(8, 50, 3, 10_000, 1, noise);
+    expect(result.pastLimit).toBe(0);
+    expect(result.goodputShare).toBeGreaterThan(0.85);
+    expect(result.p99VsWork).toBeLessThan(2.5);
+  });
 });

@@ -247,6 +247,55 @@ describe('ConcurrencyLimit', () => {
     expect(limit.limit).toBe(20);
   });
 
+  /** Arrivals every `everyMs` from `from` to `to` (ms), none of them held. */
+  function arrivals(limit: ConcurrencyLimit, from: number, to: number, everyMs: number) {
+    for (let t = from; t < to; t += everyMs) limit.onArrival(t);
+  }
+
+  it('a burst that makes up for a gap in arrivals comes in past the limit; a rise does not', () => {
+    const limit = limiter({ initialLimit: 20 });
+    arrivals(limit, 0, 3000, 2); // 0.5 calls per ms for 3 s
+    // Nothing for 200 ms (a client's pause), then the 100 calls it held back at once.
+    for (let i = 0; i < 100; i++) limit.onArrival(3200);
+    expect(limit.admitsBurst(20, 3200)).toBe(true);
+    expect(limit.limit).toBe(21);
+    // Its room lasts while it drains, and moves nothing.
+    limit.onAdmit(21, 3200);
+    expect(limit.admitsBurst(40, 3200)).toBe(true);
+    expect(limit.limit).toBe(41);
+
+    const rise = limiter({ initialLimit: 20 });
+    arrivals(rise, 0, 3000, 2);
+    // No gap: 100 calls more than the rate brings, at once, is new demand.
+    for (let i = 0; i < 100; i++) rise.onArrival(3000);
+    expect(rise.admitsBurst(20, 3000)).toBe(false);
+    // And after a refusal, no room for a horizon (1 s here), gap or not.
+    arrivals(rise, 3000, 3500, 2);
+    for (let i = 0; i < 50; i++) rise.onArrival(3700);
+    expect(rise.admitsBurst(20, 3700)).toBe(false);
+    arrivals(rise, 3700, 4500, 2);
+    for (let i = 0; i < 50; i++) rise.onArrival(4700);
+    expect(rise.admitsBurst(20, 4700)).toBe(true);
+  });
+
+  it('no burst room without a rate to compare with, nor while saturated, nor past maxLimit', () => {
+    const cold = limiter({ initialLimit: 20 });
+    for (let i = 0; i < 30; i++) cold.onArrival(50); // a first burst: nothing known yet
+    expect(cold.admitsBurst(20, 50)).toBe(false);
+
+    const full = limiter({ initialLimit: 20, maxLimit: 40, latencySlackMs: 5 });
+    arrivals(full, 0, 3000, 2);
+    for (let w = 0; w < 30; w++) window(full, w * 100, 5, full.limit); // held full: saturated
+    for (let i = 0; i < 100; i++) full.onArrival(3200);
+    expect(full.admitsBurst(full.limit, 3200)).toBe(false);
+
+    const capped = limiter({ initialLimit: 20, maxLimit: 25 });
+    arrivals(capped, 0, 3000, 2);
+    for (let i = 0; i < 100; i++) capped.onArrival(3200);
+    expect(capped.admitsBurst(24, 3200)).toBe(true);
+    expect(capped.admitsBurst(25, 3200)).toBe(false);
+  });
+
   it('expects the smoothed latency of recent windows', () => {
     const limit = limiter();
     expect(limit.expectedLatencyMs).toBe(0);

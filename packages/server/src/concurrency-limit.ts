@@ -8,6 +8,13 @@ import type { ResolvedConcurrencyLimitOptions } from './concurrency-limit-option
 const SATURATED = 0.75;
 /** Below this share of the limit on average, no queue can have formed behind the limit. */
 const UNSATURATED = 0.5;
+/**
+ * Burst room looks at the arrivals of the last 1 to 20 buckets of half a window (up to 1 s by
+ * default) against the rate of the buckets before them, up to 200 (10 s), at least 4 of them.
+ */
+const HORIZON_BUCKETS = 20;
+const RING_BUCKETS = 200;
+const MIN_REFERENCE_BUCKETS = 4;
 
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
@@ -56,7 +63,6 @@ export class ConcurrencyLimit {
   /** The backlog took the calls in flight past the limit; until when it may still come. */
   private draining = false;
   private excessUntil = 0;
-  private stallMs = 0;
   /** A stall's backlog drained in this window: it neither moves the limit nor teaches it. */
   private stalled = false;
   /** The limit before the last shrinks, to return to at once when they prove passing (0: none). */
@@ -65,6 +71,21 @@ export class ConcurrencyLimit {
   private typicalMs = 0;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
   private expectedMs = 0;
+  /**
+   * Arrivals (admitted or not) per bucket, in a ring: the horizon's buckets and the reference's.
+   * Their sums are kept as the ring turns, so a check costs nothing.
+   */
+  private readonly arrivals = new Int32Array(RING_BUCKETS);
+  private bucket = 0;
+  private bucketEnds: number;
+  /** Buckets turned since the start, up to the ring's size: how much history there is. */
+  private bucketsSeen = 0;
+  /** Arrivals in the ring. */
+  private ringArrivals = 0;
+  /** When a call was last refused over the limit (bursts get no room for a horizon after). */
+  private refusedAt = -Infinity;
+  /** How long a burst's room lasts past its last call if the calls in flight never drain, ms. */
+  private excessGraceMs = 0;
 
   constructor(
     private readonly options: ResolvedConcurrencyLimitOptions,
@@ -73,6 +94,11 @@ export class ConcurrencyLimit {
     this.current = options.initialLimit;
     this.windowStart = now;
     this.changedAt = now;
+    this.bucketEnds = now + this.bucketMs;
+  }
+
+  private get bucketMs(): number {
+    return this.options.windowMs / 2;
   }
 
   /** The number of calls that may be in flight now (a stall's backlog included, to `maxLimit`). */
@@ -110,7 +136,7 @@ export class ConcurrencyLimit {
       // three quarters of the capacity would have drained.
       if (inFlight > this.current) this.draining = true;
       if (
-        now > this.excessUntil + 4 * this.stallMs + this.options.windowMs ||
+        now > this.excessUntil + this.excessGraceMs ||
         (this.draining ? inFlight <= this.current / 2 : now > this.excessUntil)
       )
         this.endExcess();
@@ -132,13 +158,9 @@ export class ConcurrencyLimit {
    * that time, until the calls in flight are back under it.
    */
   onStall(stalledMs: number, now: number): void {
-    // Nor if this window, for a quarter of one or more before the stall, ran at three quarters
-    // of the limit: an overload that began since the last window (a stall's burst would come
-    // on top of its queue, every call of it waiting behind the others).
-    const full =
-      this.busyMs >= this.options.windowMs / 4 &&
-      this.inFlightArea >= SATURATED * this.current * this.busyMs;
-    if (this.saturated || full) return;
+    // Nor if this window ran full so far: an overload that began since the last window (a
+    // stall's burst would come on top of its queue, every call of it waiting behind the others).
+    if (this.saturated || this.fullSoFar()) return;
     const expected = this.ratePerMs * stalledMs;
     const backlog = Math.ceil(expected + 3 * Math.sqrt(expected));
     if (backlog === 0) return;
@@ -146,12 +168,87 @@ export class ConcurrencyLimit {
     this.excess = Math.max(this.excess, backlog);
     this.draining = false;
     this.excessUntil = now + stalledMs;
-    this.stallMs = stalledMs;
+    this.excessGraceMs = Math.max(this.excessGraceMs, 4 * stalledMs + this.options.windowMs);
     this.stalled = true;
+  }
+
+  /** Counts a call that arrived, before it is admitted or refused. */
+  onArrival(now: number): void {
+    if (now >= this.bucketEnds) this.turnBuckets(now);
+    this.arrivals[this.bucket]++;
+    this.ringArrivals++;
+  }
+
+  private turnBuckets(now: number): void {
+    const ring = this.arrivals;
+    // After a ring's span without a call, everything is empty: no need to turn bucket by bucket.
+    for (let turns = 0; now >= this.bucketEnds && turns < RING_BUCKETS; turns++) {
+      this.bucket = (this.bucket + 1) % RING_BUCKETS;
+      this.ringArrivals -= ring[this.bucket];
+      ring[this.bucket] = 0;
+      this.bucketEnds += this.bucketMs;
+      if (this.bucketsSeen < RING_BUCKETS) this.bucketsSeen++;
+    }
+    if (now >= this.bucketEnds) this.bucketEnds = now + this.bucketMs;
+  }
+
+  /**
+   * Whether a call that finds the limit full may come in past it: a burst, not a standing
+   * queue (CoDel's distinction). It may when the server is not saturated (neither the last
+   * window nor this one so far), refused no call over the last horizon (1 s by default), and
+   * over some recent span (the last 50 ms to 1 s), this call included, no more calls arrived
+   * than the rate of the ring's earlier buckets brings in that span, plus three standard
+   * deviations (Poisson): demand has not risen, and the burst brings the calls that a stall
+   * upstream held back (a client's GC pause, a descheduled client or proxy, a stall of this
+   * process that its detector has not yet seen), which the server drains as it served them
+   * before. Those calls are counted as a stall's backlog: they neither move the limit nor
+   * teach it. Anything else is refused, and so is every burst for a horizon after.
+   */
+  admitsBurst(inFlight: number, now: number): boolean {
+    if (this.roomForBurst(inFlight, now)) {
+      // Room for this call at least (a sheddable one is refused under the limit).
+      this.excess = Math.max(this.excess, 1, inFlight + 1 - this.current);
+      this.excessUntil = Math.max(this.excessUntil, now);
+      this.excessGraceMs = Math.max(this.excessGraceMs, HORIZON_BUCKETS * this.bucketMs);
+      this.stalled = true;
+      return true;
+    }
+    this.refusedAt = now;
+    return false;
+  }
+
+  private roomForBurst(inFlight: number, now: number): boolean {
+    const horizonMs = HORIZON_BUCKETS * this.bucketMs;
+    if (this.saturated || this.fullSoFar() || now - this.refusedAt < horizonMs) return false;
+    if (inFlight + 1 > this.options.maxLimit) return false;
+    if (now >= this.bucketEnds) this.turnBuckets(now);
+    const ring = this.arrivals;
+    const buckets = Math.min(RING_BUCKETS, this.bucketsSeen + 1);
+    // The bucket being filled counts for the part of it that has passed.
+    const partial = 1 - (this.bucketEnds - now) / this.bucketMs;
+    let recent = 0;
+    for (let span = 1; span <= HORIZON_BUCKETS && buckets - span >= MIN_REFERENCE_BUCKETS; span++) {
+      recent += ring[(this.bucket - span + 1 + RING_BUCKETS) % RING_BUCKETS];
+      const expected = ((this.ringArrivals - recent) / (buckets - span)) * (span - 1 + partial);
+      if (recent <= expected + 3 * Math.sqrt(expected)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * This window, for a quarter of one or more, ran at three quarters of the limit: an overload
+   * that began since the last window.
+   */
+  private fullSoFar(): boolean {
+    return (
+      this.busyMs >= this.options.windowMs / 4 &&
+      this.inFlightArea >= SATURATED * this.current * this.busyMs
+    );
   }
 
   private endExcess(): void {
     this.excess = 0;
+    this.excessGraceMs = 0;
     this.draining = false;
   }
 
