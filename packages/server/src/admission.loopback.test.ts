@@ -113,6 +113,34 @@ it('the calls that arrived while the process stood still are let in past the lim
   expect(server!.admission!.stats.limit).toBe(8);
 });
 
+it('a burst of calls that a pause of the client held back is let in past the limit, far below capacity', async () => {
+  // The limit held at 8 (no window ends) to see the burst room alone.
+  const c = await start({ initialLimit: 8, minWindowSamples: 10_000 });
+  // A rate to know: one call at a time for 1 s (never more than 1 of 8 in flight).
+  const began = performance.now();
+  let calls = 0;
+  while (performance.now() - began < 1000) {
+    expect((await callUnary(c, 'GetItem', { value: 'w5' }, { timeoutMs: 5000 })).status.code).toBe(
+      grpc.status.OK,
+    );
+    calls++;
+  }
+  const perMs = calls / (performance.now() - began);
+  // The client pauses (its GC, a busy machine) for as long as that rate brings 60 calls, then
+  // sends 30 at once: the server, which ran all along, sees 30 in flight, 22 past its limit.
+  const burst = 30;
+  await new Promise((resolve) => setTimeout(resolve, (2 * burst) / perMs));
+  const outcomes = await Promise.all(
+    Array.from({ length: burst }, () =>
+      callUnary(c, 'GetItem', { value: 'w20' }, { timeoutMs: 5000 }),
+    ),
+  );
+  expect(outcomes.filter((outcome) => outcome.status.code !== grpc.status.OK)).toEqual([]);
+  // Counted on the server: every call ran, none was refused, and the limit is back at 8.
+  expect(handled).toBe(calls + burst);
+  expect(server!.admission!.stats).toMatchObject({ shed: 0, admitted: calls + burst, limit: 8 });
+});
+
 it('under overload the limit comes down and the excess is refused at once, with retry hints', async () => {
   // Each call burns 10 ms of CPU in one task, so the event loop is at least 10 ms late whenever
   // one runs: past a 5 ms threshold however grpc-js batches the reads, on a loaded CI machine too
