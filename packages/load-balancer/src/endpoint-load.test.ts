@@ -46,19 +46,49 @@ describe('EndpointLoad (peak EWMA)', () => {
     expect(load.cost(load.latencyMs(0))).toBe(40);
   });
 
-  it("with load reports: the server's time, not the time outside the server", () => {
+  it("with load reports: the mean of the server's time, not the time outside the server", () => {
     const now = { ms: 0 };
     const load = new EndpointLoad(() => now.ms);
     load.observe(14, 10_000, true, 0, 2); // 12 ms outside the server: queue or distance
     load.observe(30, 10_000, true, 1, 2); // a queued answer: the server's part is the same
     expect(load.latencyMs(0, 1)).toBeCloseTo(2, 6);
-    // A report longer than the whole wait counts as the whole wait.
+    // A report longer than the whole wait counts as the whole wait; it is one sample of three
+    // (no peak rule with reports).
     load.observe(5, 10_000, true, 2, 50);
-    expect(load.latencyMs(0, 2)).toBeCloseTo(5, 6); // a peak of the server's part
+    expect(load.latencyMs(0, 2)).toBeCloseTo((2 + 2 + 5) / 3, 6);
     // An answer without a report (a failure the client made up) is taken less the least time
-    // outside the server seen lately (0 since the last report): on the same scale.
+    // outside the server seen lately (0 since the last report): on the same scale, and being a
+    // failure slower than the estimate, it raises it by its weight (one of four).
     load.observe(40, 10_000, false, 3);
-    expect(load.latencyMs(0, 3)).toBe(40);
+    expect(load.latencyMs(0, 3)).toBeCloseTo(3 * 0.75 + 40 * 0.25, 6);
+  });
+
+  it('with load reports, one slow call among many fast ones moves the estimate by its weight, not to its time', () => {
+    // A late timer or a GC pause in a fast backend: the peak rule made one such call the
+    // estimate for seconds, as slow as a backend ten times slower (issue 14's bench).
+    const now = { ms: 0 };
+    const load = new EndpointLoad(() => now.ms);
+    for (let i = 0; i < 1000; i++) load.observe(12, 10_000, true, (now.ms = i), 2);
+    load.observe(30, 10_000, true, (now.ms = 1000), 20);
+    expect(load.latencyMs(0, 1000)).toBeLessThan(2.1); // the peak rule: 20
+    // A server that turns slow moves it within its decay time (and at once through its calls
+    // in flight, which `cost` counts).
+    for (let t = 1001; t <= 11_000; t++) load.observe(30, 10_000, true, (now.ms = t), 20);
+    expect(load.latencyMs(0, 11_000)).toBeGreaterThan(12);
+  });
+
+  it("a cold start's first slow call weighs as one sample, not as a decay time of history", () => {
+    // Without reports (the peak EWMA): a fresh connection's first call took 600 ms, the next
+    // 999 took 2 ms each, one per ms. Time weights alone left 600 x e^-0.1 (543 ms); the
+    // EWMA starts as the plain mean of its samples until they span the decay time.
+    const now = { ms: 0 };
+    const load = new EndpointLoad(() => now.ms);
+    load.observe(600, 10_000, true, 0);
+    for (let i = 1; i < 1000; i++) load.observe(2, 10_000, true, (now.ms = i));
+    expect(load.latencyMs(0, 999)).toBeCloseTo((600 + 999 * 2) / 1000, 6);
+    // After that, a slower call is still a peak: taken whole.
+    load.observe(50, 10_000, true, (now.ms = 1000));
+    expect(load.latencyMs(0, 1000)).toBe(50);
   });
 
   it('without any report, exactly the latency the client measures', () => {

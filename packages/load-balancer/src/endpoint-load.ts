@@ -9,11 +9,11 @@ export const DEFAULT_DECAY_MS = 10_000;
  * toward faster ones with time constant `decayMs`, so a backend that turns slow loses traffic
  * immediately and earns it back gradually.
  *
- * When the endpoint's answers carry its own time (a load report), the estimate is the peak
- * EWMA of that time: what the endpoint costs, without the client's own queue, which a
- * CPU-bound client adds to every latency it measures. Time outside the server (the network,
- * that queue) then weighs through the calls in flight: a farther endpoint's calls stay in
- * flight longer (see `cost`).
+ * When the endpoint's answers carry its own time (a load report), the estimate is the EWMA of
+ * that time, without the peak rule: what the endpoint costs on average, without the client's
+ * own queue, which a CPU-bound client adds to every latency it measures. Time outside the
+ * server (the network, that queue) then weighs through the calls in flight: a farther
+ * endpoint's calls stay in flight longer (see `cost`).
  */
 export class EndpointLoad {
   /** Calls picked for this endpoint that have not ended. */
@@ -25,6 +25,8 @@ export class EndpointLoad {
   private readonly floor = new NetworkFloor();
   /** With reports: the mean latency the client measures, ms (a plain EWMA, no peaks). */
   private measuredMs = 0;
+  /** Calls observed: the EWMAs' weights start from their count. */
+  private samples = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -52,6 +54,11 @@ export class EndpointLoad {
    * `now`: the clock read that ended the call's time, when the caller has it. `reportedMs`: the
    * server's own time for the call from its load report, or -1 for none; a report longer than
    * the client's whole wait (a lying or fast-clocked server) counts as the whole wait.
+   *
+   * Without reports, the estimate is Finagle's peak EWMA of the latency the client measures: a
+   * slower sample replaces it. Once the endpoint reports, it is the plain EWMA (the mean) of
+   * the server's time: a server that turns slow is seen at once through its calls in flight,
+   * and the peak rule would only rank servers by their slowest call (docs/load-balancing.md).
    */
   observe(
     rttMs: number,
@@ -61,28 +68,38 @@ export class EndpointLoad {
     reportedMs = -1,
   ): void {
     this.decayMs = decayMs;
+    const kept = this.keptWeight(now, decayMs);
     // The EWMA holds the server's part. An answer without a report after some with (a failure
     // the client made up) is taken less the least time outside the server, to stay on the
     // same scale; with no report ever, the floor is unknown and the sample is the latency the
     // client measures, exactly as without reports.
     let sample = rttMs;
-    // The time weight of the samples before this one, computed only where it is needed.
-    let weight = NaN;
     if (reportedMs >= 0) {
-      weight = Math.exp(-(now - this.updatedAt) / decayMs);
-      this.measuredMs = this.floor.known ? this.measuredMs * weight + rttMs * (1 - weight) : rttMs;
+      this.measuredMs = this.floor.known ? this.measuredMs * kept + rttMs * (1 - kept) : rttMs;
       sample = reportedMs < rttMs ? reportedMs : rttMs;
       this.floor.observe(rttMs - sample, now, decayMs);
     } else if (this.floor.known) {
       sample = Math.max(0, rttMs - this.floor.ms);
     }
-    if (this.ewmaMs === undefined || sample > this.ewmaMs) {
+    this.samples++;
+    if (this.ewmaMs === undefined || (sample > this.ewmaMs && !this.floor.known)) {
       this.ewmaMs = sample;
-    } else if (lowering) {
-      if (Number.isNaN(weight)) weight = Math.exp(-(now - this.updatedAt) / decayMs);
-      this.ewmaMs = this.ewmaMs * weight + sample * (1 - weight);
+    } else if (lowering || sample > this.ewmaMs) {
+      this.ewmaMs = this.ewmaMs * kept + sample * (1 - kept);
     }
     this.updatedAt = now;
+  }
+
+  /**
+   * The weight the samples before this one keep: their time weight (`e^(-elapsed/decay)`), but
+   * at most `n/(n+1)` after n samples, so that an EWMA starts as the plain mean of its samples
+   * until they span the decay time, instead of giving its first sample (a fresh connection's,
+   * a cold process's) the weight of a whole decay time of history.
+   */
+  private keptWeight(now: number, decayMs: number): number {
+    const byTime = Math.exp(-(now - this.updatedAt) / decayMs);
+    const byCount = this.samples / (this.samples + 1);
+    return byTime < byCount ? byTime : byCount;
   }
 
   /**

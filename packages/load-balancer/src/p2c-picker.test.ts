@@ -10,8 +10,9 @@ import { seededRandom } from '@grpc-resilience/testing';
  * its endpoint's service time. With `tickMs`, the client sees an answer only at its next turn,
  * 1 to 2 ticks away (a process that waits for a core on a shared machine): a delay that every
  * endpoint's calls share. With `reports`, each answer carries its server's time (the load
- * report); `networkMs` adds each endpoint's distance, which no report includes. Returns each
- * endpoint's share of the calls after `warmUpCalls`.
+ * report); `networkMs` adds each endpoint's distance, which no report includes; `stall` makes
+ * a share of every endpoint's calls that much longer, in its report too (a late timer or a GC
+ * pause in the backend process). Returns each endpoint's share of the calls after `warmUpCalls`.
  */
 function simulate(
   serviceMs: number[],
@@ -22,9 +23,10 @@ function simulate(
     tickMs?: number;
     reports?: boolean;
     networkMs?: number[];
+    stall?: { share: number; ms: number };
   },
 ): number[] {
-  const { inFlight, calls, warmUpCalls, tickMs = 0, reports = false, networkMs } = options;
+  const { inFlight, calls, warmUpCalls, tickMs = 0, reports = false, networkMs, stall } = options;
   const clock = { ms: 0 };
   const now = () => clock.ms;
   let chosen = -1;
@@ -59,14 +61,17 @@ function simulate(
   const running: [number, () => void][] = [];
   let started = 0;
   const turn = seededRandom(7);
+  const stalls = seededRandom(21);
   const start = () => {
     const result = picker.pick({ metadata: new Metadata(), extraPickInfo: {} });
     if (started++ >= warmUpCalls) counts[chosen]++;
     result.onCallStarted?.();
-    let end = clock.ms + serviceMs[chosen] + (networkMs?.[chosen] ?? 0);
+    const stallMs = stall !== undefined && stalls() < stall.share ? stall.ms : 0;
+    const servedMs = serviceMs[chosen] + stallMs;
+    let end = clock.ms + servedMs + (networkMs?.[chosen] ?? 0);
     if (tickMs > 0) end = (Math.ceil(end / tickMs) + turn()) * tickMs;
     const trailers = new Metadata();
-    if (reports) trailers.set(SERVER_MS_METADATA_KEY, serviceMs[chosen].toFixed(2));
+    if (reports) trailers.set(SERVER_MS_METADATA_KEY, servedMs.toFixed(2));
     const at = running.findIndex(([t]) => t > end);
     running.splice(at === -1 ? running.length : at, 0, [
       end,
@@ -101,13 +106,25 @@ it('a delay shared by every answer hides the difference, but never sends the slo
 });
 
 it("with the servers' load reports, the shared delay no longer hides 2 ms against 20", () => {
-  // Measured with reports: 0.71% with no shared delay, 1.7% at 5 ms, 2.5% at 20, 0.02% at 50;
-  // without, the same runs give 0.71%, 5.7%, 16.4% and 24.2%.
+  // Measured with reports: 0.71% with no shared delay, 0.45% at 5 ms, 0.14% at 20, 0.01% at
+  // 50; without, the same runs give 0.71%, 5.7%, 16.4% and 24.3%.
   for (const tickMs of [0, 5, 20, 50]) {
     const reported = simulate([20, 2, 2], { ...run, tickMs, reports: true })[0];
     const measured = simulate([20, 2, 2], { ...run, tickMs })[0];
-    expect(reported).toBeLessThan(0.04);
-    if (tickMs > 0) expect(reported).toBeLessThan(measured / (tickMs >= 20 ? 4 : 2));
+    expect(reported).toBeLessThan(0.02);
+    if (tickMs > 0) expect(reported).toBeLessThan(measured / 4);
+  }
+});
+
+it("with load reports, the fast backends' own stalls (2% of their calls 20 ms late) do not make them look as slow as the 20 ms one", () => {
+  // Every backend's process now and then answers late (a timer, a GC pause), and says so in
+  // its report. The peak rule took each such call as the estimate for seconds: the 2 ms
+  // backends looked 22 ms slow, and b0 got 3.6%, 7.9%, 13.8% and 14.7% of the calls with 0,
+  // 5, 20 and 50 ms of shared delay. Measured with the mean of the reports: 1.0%, 0.95%,
+  // 0.57%, 0.01% (reports ignored: 3.6%, 8.9%, 18.3%, 25.2%).
+  for (const tickMs of [0, 5, 20, 50]) {
+    const stall = { share: 0.02, ms: 20 };
+    expect(simulate([20, 2, 2], { ...run, tickMs, reports: true, stall })[0]).toBeLessThan(0.02);
   }
 });
 
