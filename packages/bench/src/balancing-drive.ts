@@ -47,6 +47,12 @@ export interface BalancingRow {
 export type Driven = Omit<BalancingRow, 'scenario' | 'config' | 'target' | 'met'>;
 
 export const SERVICE = 'orders';
+
+/**
+ * Said in every row's scenario: what the backends send the balancer. Every backend process
+ * puts the layer's load report interceptor first (`balancing-backend-process.ts`).
+ */
+export const REPORTING = 'backends report server time (layer server kit)';
 export const IN_FLIGHT = 64;
 
 /** The layer with only balancing on (retry and breaker off), so that only balancing differs. */

@@ -3,13 +3,11 @@ import {
   clientFor,
   drive,
   layer,
+  REPORTING,
   warmUp,
   withBackends,
   type BalancingRow,
 } from './balancing-drive';
-
-/** Said in every row: what the backends send the balancer. */
-const REPORTING = 'backends report server time (layer server kit)';
 
 /** One backend `slowMs`, two `fastMs`: issue 14's row, or the same ratio scaled. */
 export interface SlowBackendPlan {

@@ -4,6 +4,7 @@ import {
   clientFor,
   drive,
   layer,
+  REPORTING,
   SERVICE,
   withBackends,
   type BalancingRow,
@@ -31,8 +32,8 @@ async function coldJoinRow(calls: number): Promise<BalancingRow> {
       backends[2] = await startBalancingBackend('b2', FAST_MS, SERVICE, victim.port);
       const during = await drive(client, calls, new Set(['b2']));
       return {
-        scenario: 'b2 restarts and joins cold (slow start 3 s)',
-        config: 'layer p2c, slowStartMs 3000',
+        scenario: `b2 restarts and joins cold (slow start 3 s), ${REPORTING}`,
+        config: 'layer p2c (server load reports used), slowStartMs 3000',
         ...during,
         target: `0 errors, p99 <= 2x ${before.p99Ms.toFixed(1)} ms`,
         met: during.unexpected === 0 && during.p99Ms <= 2 * before.p99Ms,
@@ -66,8 +67,8 @@ async function notServingRows(calls: number): Promise<BalancingRow[]> {
       }
     });
     rows.push({
-      scenario: '2 of 3 NOT_SERVING (counted from 1 s after)',
-      config: `layer p2c, healthCheck, panicThreshold ${panicThreshold}`,
+      scenario: `2 of 3 NOT_SERVING (counted from 1 s after), ${REPORTING}`,
+      config: `layer p2c (server load reports used), healthCheck, panicThreshold ${panicThreshold}`,
       ...row,
       target: panicThreshold === 0 ? '0% to b0+b1' : 'panic: all three serve',
       met:
