@@ -82,8 +82,8 @@ export class ConcurrencyLimit {
   private bucketsSeen = 0;
   /** Arrivals in the ring. */
   private ringArrivals = 0;
-  /** When a call was last refused over the limit (bursts get no room for a horizon after). */
-  private refusedAt = -Infinity;
+  /** When a window last ended saturated (bursts get no room for a horizon after). */
+  private saturatedAt = -Infinity;
   /** How long a burst's room lasts past its last call if the calls in flight never drain, ms. */
   private excessGraceMs = 0;
 
@@ -194,15 +194,15 @@ export class ConcurrencyLimit {
 
   /**
    * Whether a call that finds the limit full may come in past it: a burst, not a standing
-   * queue (CoDel's distinction). It may when the server is not saturated (neither the last
-   * window nor this one so far), refused no call over the last horizon (1 s by default), and
+   * queue (CoDel's distinction). It may when no window was saturated over the last horizon
+   * (1 s by default) nor is this one so far, and
    * over some recent span (the last 50 ms to 1 s), this call included, no more calls arrived
    * than the rate of the ring's earlier buckets brings in that span, plus three standard
    * deviations (Poisson): demand has not risen, and the burst brings the calls that a stall
    * upstream held back (a client's GC pause, a descheduled client or proxy, a stall of this
    * process that its detector has not yet seen), which the server drains as it served them
    * before. Those calls are counted as a stall's backlog: they neither move the limit nor
-   * teach it. Anything else is refused, and so is every burst for a horizon after.
+   * teach it.
    */
   admitsBurst(inFlight: number, now: number): boolean {
     if (this.roomForBurst(inFlight, now)) {
@@ -213,13 +213,12 @@ export class ConcurrencyLimit {
       this.stalled = true;
       return true;
     }
-    this.refusedAt = now;
     return false;
   }
 
   private roomForBurst(inFlight: number, now: number): boolean {
     const horizonMs = HORIZON_BUCKETS * this.bucketMs;
-    if (this.saturated || this.fullSoFar() || now - this.refusedAt < horizonMs) return false;
+    if (this.saturated || this.fullSoFar() || now - this.saturatedAt < horizonMs) return false;
     if (inFlight + 1 > this.options.maxLimit) return false;
     if (now >= this.bucketEnds) this.turnBuckets(now);
     const ring = this.arrivals;
@@ -307,6 +306,7 @@ export class ConcurrencyLimit {
       return;
     }
     this.saturated = saturated;
+    if (saturated) this.saturatedAt = now;
     if (!saturated)
       this.ratePerMs = this.ratePerMs === 0 ? ratePerMs : 0.5 * this.ratePerMs + 0.5 * ratePerMs;
     // The typical latency of windows far from the limit: what calls take here without queueing
