@@ -195,14 +195,14 @@ export class ConcurrencyLimit {
   /**
    * Whether a call that finds the limit full may come in past it: a burst, not a standing
    * queue (CoDel's distinction). It may when no window was saturated over the last horizon
-   * (1 s by default) nor is this one so far, and
-   * over some recent span (the last 50 ms to 1 s), this call included, no more calls arrived
+   * (1 s by default), and over some recent span (the last 50 ms to 1 s), this call included, no more calls arrived
    * than the rate of the ring's earlier buckets brings in that span, plus three standard
    * deviations (Poisson): demand has not risen, and the burst brings the calls that a stall
    * upstream held back (a client's GC pause, a descheduled client or proxy, a stall of this
    * process that its detector has not yet seen), which the server drains as it served them
    * before. Those calls are counted as a stall's backlog: they neither move the limit nor
-   * teach it.
+   * teach it. Not "this window so far ran full", as for a stall: a burst that filled the
+   * limit while it drained made it so, and a rise in demand fails the arrivals' test anyway.
    */
   admitsBurst(inFlight: number, now: number): boolean {
     if (this.roomForBurst(inFlight, now)) {
@@ -218,7 +218,7 @@ export class ConcurrencyLimit {
 
   private roomForBurst(inFlight: number, now: number): boolean {
     const horizonMs = HORIZON_BUCKETS * this.bucketMs;
-    if (this.saturated || this.fullSoFar() || now - this.saturatedAt < horizonMs) return false;
+    if (this.saturated || now - this.saturatedAt < horizonMs) return false;
     if (inFlight + 1 > this.options.maxLimit) return false;
     if (now >= this.bucketEnds) this.turnBuckets(now);
     const ring = this.arrivals;
