@@ -23,7 +23,8 @@ export interface LoadBalancingOptions {
   policy?: 'p2c' | 'round_robin';
   /**
    * p2c only: how fast the latency estimate forgets a slow observation, ms (time constant of
-   * the decay; Finagle's `decayTime`). 100 to 600,000. Default 10,000.
+   * the decay; Finagle's `decayTime`): of the peak EWMA of measured latency, or, when the
+   * servers report their own time, of that time's mean. 100 to 600,000. Default 10,000.
    */
   decayMs?: number;
   /**

@@ -30,11 +30,12 @@ export interface P2cContext {
 }
 
 /**
- * Power of two choices over peak-EWMA load (Finagle's `P2CPeakEwma`, Linkerd's balancer): two
- * READY endpoints drawn at random, the call goes to the cheaper (latency estimate times calls in
- * flight, divided by slow start's weight). Endpoints a retry or hedge asked to avoid
- * (`AVOID_PEER_METADATA_KEY`) and ejected ones are left out while another is left; an ejected
- * endpoint whose time is up gets its one probe first.
+ * Power of two choices over peak-EWMA load (Finagle's `P2CPeakEwma`, Linkerd's balancer; with
+ * load reports, the mean of the server's time, see `EndpointLoad`): two READY endpoints drawn at
+ * random, the call goes to the cheaper (latency estimate times calls in flight, divided by slow
+ * start's weight). Endpoints a retry or hedge asked to avoid (`AVOID_PEER_METADATA_KEY`) and
+ * ejected ones are left out while another is left; an ejected endpoint whose time is up gets its
+ * one probe first.
  */
 export class P2cPicker implements experimental.Picker {
   constructor(
