@@ -97,7 +97,7 @@ it('p2c on a simulated clock: a backend 10x slower (20 ms vs 2) gets under 2% at
 });
 
 it('a delay shared by every answer hides the difference, but never sends the slow one more than its even share', () => {
-  // Measured: 5.7% at 5 ms, 16.4% at 20, 24.2% at 50, 28.2% at 100. The bench's client, on a
+  // Measured: 5.7% at 5 ms, 16.4% at 20, 24.3% at 50, 28.1% at 100. The bench's client, on a
   // machine shared with other jobs, saw 50 to 65 ms of event-loop delay, and the slow one got
   // 23% to 34%.
   const shares = [5, 20, 50, 100].map((tickMs) => simulate([20, 2, 2], { ...run, tickMs })[0]);
@@ -137,8 +137,8 @@ it('with load reports, an endpoint 18 ms farther away still gets far less than i
 });
 
 it("the same 10x ratio with delays 25x longer (the bench's scaled row) stays under 5% through the shared delays that hide 2 ms against 20", () => {
-  // Measured: 0.50% with no delay, 0.66% at 5 ms, 1.14% at 20, 2.25% at 50 (2 ms against 20:
-  // 0.71%, 5.7%, 16.4%, 24.2%). Under 1% of the calls to a 10x slower backend is what keeps
+  // Measured: 0.50% with no delay, 0.66% at 5 ms, 1.14% at 20, 2.27% at 50 (2 ms against 20:
+  // 0.71%, 5.7%, 16.4%, 24.3%). Under 1% of the calls to a 10x slower backend is what keeps
   // p99 on the fast ones.
   for (const tickMs of [0, 5, 20, 50]) {
     const scaled = simulate([500, 50, 50], { ...run, tickMs })[0];
