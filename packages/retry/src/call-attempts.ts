@@ -1,4 +1,9 @@
-import { status as Status, type InterceptorOptions, type StatusObject } from '@grpc/grpc-js';
+import {
+  status as Status,
+  type InterceptorOptions,
+  type Metadata,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import {
   callUserCode,
   isFromTrailers,
@@ -11,6 +16,7 @@ import { avoidablePeer, type CallClock } from './attempt-timing';
 import type { DedupScopes } from './dedup-scopes';
 import type { ResolvedRetryOptions } from './options';
 import type { AttemptFacts } from './retry-policy';
+import { RequestRelay } from './request-relay';
 
 export type NextCall = (options: InterceptorOptions) => InterceptingCallInterface;
 
@@ -22,43 +28,52 @@ const NO_PEERS: readonly string[] = Object.freeze([]);
 /**
  * The bookkeeping of one logical call's attempts: it makes them (the adaptive budget's throttle
  * and, for a retry or a hedge, the retry gate may refuse one locally), reports how each ended
- * to the budget, counts them, knows which are live (the one the request pipe serves and, while
+ * to the budget, counts them, knows which are live (the one the request relay serves and, while
  * hedging, the hedge beside it) and which endpoints failed, and holds the call's clock, which
- * every decision to start another attempt reads. One per call, in place of a bare clock object,
- * so the split costs no allocation.
+ * every decision to start another attempt reads. A base class of the call, as the request relay
+ * is, rather than a member: a call costs one object, not one per concern.
  */
-export class CallAttempts implements CallClock {
+export abstract class CallAttempts extends RequestRelay implements CallClock, AttemptOwner {
   /** When the logical call started (the retry options' clock, ms). */
   startedAt = 0;
   /** Its absolute deadline (ms; Infinity when none). */
   deadline = Infinity;
   /** Attempts made so far, hedges included. */
-  count = 0;
-  /** The attempt the request pipe serves: the only live one, or the first of a hedged pair. */
-  live: Attempt | undefined;
-  /** A hedge live beside `live`. */
-  hedge: Attempt | undefined;
+  protected attemptCount = 0;
+  /** The attempt the request relay serves: the only live one, or the first of a hedged pair. */
+  protected liveAttempt: Attempt | undefined;
+  /** A hedge live beside `liveAttempt`. */
+  protected hedgeAttempt: Attempt | undefined;
   /** Endpoints whose attempts failed: later attempts ask the balancer to avoid them. */
   private failedPeers: string[] | undefined;
 
   constructor(
-    private readonly callOptions: InterceptorOptions,
+    protected readonly callOptions: InterceptorOptions,
     private readonly nextCall: NextCall,
-    private readonly options: ResolvedRetryOptions,
-    private readonly idempotent: boolean,
-  ) {}
+    protected readonly options: ResolvedRetryOptions,
+    protected readonly idempotent: boolean,
+  ) {
+    super(callOptions.method_definition, options.maxBufferBytes);
+  }
+
+  /** @internal What an attempt reports: the call's plumbing and decisions handle it. */
+  abstract onMetadata(attempt: Attempt, metadata: Metadata): void;
+  /** @internal */
+  abstract onMessage(attempt: Attempt, message: unknown): void;
+  /** @internal */
+  abstract onStatus(attempt: Attempt, status: StatusObject): void;
 
   /**
    * Makes the grpc-js call of a new attempt, the one the pipe serves or a hedge, and counts it;
-   * the owner starts it. Throws when grpc-js refuses (a client closed), counting nothing.
+   * the call starts it. Throws when grpc-js refuses (a client closed), counting nothing.
    */
-  make(owner: AttemptOwner, now: number, asHedge: boolean): Attempt {
-    const isRetry = this.count > 0;
-    const attempt = new Attempt(owner, now, isRetry);
-    attempt.call = this.refusal(isRetry) ?? this.callBelow();
-    this.count++;
-    if (asHedge) this.hedge = attempt;
-    else this.live = attempt;
+  protected makeAttempt(now: number, asHedge: boolean): Attempt {
+    const isRetry = this.attemptCount > 0;
+    const attempt = new Attempt(this, now, isRetry);
+    attempt.call = this.attemptRefusal(isRetry) ?? this.callBelow();
+    this.attemptCount++;
+    if (asHedge) this.hedgeAttempt = attempt;
+    else this.liveAttempt = attempt;
     return attempt;
   }
 
@@ -66,7 +81,7 @@ export class CallAttempts implements CallClock {
    * Reports how an attempt ended to the adaptive budget: every attempt, an abandoned one
    * included (see AdaptiveRetryBudget.recordAttempt).
    */
-  recordOutcome(attempt: Attempt, status: StatusObject): void {
+  protected recordAttemptOutcome(attempt: Attempt, status: StatusObject): void {
     const budget = this.options.budget;
     if (budget?.kind === 'adaptive') budget.recordAttempt(status, attempt.isRetry, attempt.lost);
   }
@@ -76,7 +91,7 @@ export class CallAttempts implements CallClock {
    * budget's throttle (every attempt), then the retry gate (a retry or a hedge only: the first
    * attempt was just admitted by the breaker outside). Undefined: send it.
    */
-  private refusal(isRetry: boolean): InterceptingCallInterface | undefined {
+  private attemptRefusal(isRetry: boolean): InterceptingCallInterface | undefined {
     const budget = this.options.budget;
     const refused = budget?.kind === 'adaptive' ? budget.refusal() : undefined;
     const gate = this.options.retryGate;
@@ -97,9 +112,9 @@ export class CallAttempts implements CallClock {
   }
 
   /** What the retry policy weighs about a failed `attempt` (see decideRetry). */
-  factsAfter(attempt: Attempt, keyed: boolean): AttemptFacts {
+  protected factsAfter(attempt: Attempt, keyed: boolean): AttemptFacts {
     return {
-      attempts: this.count,
+      attempts: this.attemptCount,
       idempotent: this.idempotent,
       keyed,
       startedAt: this.startedAt,
@@ -110,22 +125,22 @@ export class CallAttempts implements CallClock {
   }
 
   /** Whether `attempt` is one of the call's live attempts (not abandoned, not ended). */
-  isLive(attempt: Attempt): boolean {
-    return !attempt.ended && (attempt === this.live || attempt === this.hedge);
+  protected isCurrentAttempt(attempt: Attempt): boolean {
+    return !attempt.ended && (attempt === this.liveAttempt || attempt === this.hedgeAttempt);
   }
 
   /** The live attempt failed and the call backs off before the next one. */
-  retrying(failed: Attempt): void {
-    this.live = undefined;
+  protected dropFailedAttempt(failed: Attempt): void {
+    this.liveAttempt = undefined;
     this.noteFailedPeer(failed);
   }
 
   /** One of a hedged pair failed in a way a retry could cure: the other carries on alone. */
-  dropFromPair(failed: Attempt): Attempt {
-    const other = failed === this.live ? this.hedge! : this.live!;
+  protected dropFromPair(failed: Attempt): Attempt {
+    const other = failed === this.liveAttempt ? this.hedgeAttempt! : this.liveAttempt!;
     this.noteFailedPeer(failed);
-    this.live = other;
-    this.hedge = undefined;
+    this.liveAttempt = other;
+    this.hedgeAttempt = undefined;
     return other;
   }
 
@@ -133,21 +148,21 @@ export class CallAttempts implements CallClock {
    * Endpoints the next attempt should avoid: those that failed, and `alsoAvoid` (a hedge
    * avoids the endpoint of the attempt it races).
    */
-  peersToAvoid(alsoAvoid?: string): readonly string[] {
+  protected peersToAvoid(alsoAvoid?: string): readonly string[] {
     const failed = this.failedPeers ?? NO_PEERS;
     return alsoAvoid === undefined ? failed : [...failed, alsoAvoid];
   }
 
   /** Passes the caller's read request to every live attempt. */
-  startRead(): void {
-    this.live?.call.startRead();
-    this.hedge?.call.startRead();
+  protected readFromAttempts(): void {
+    this.liveAttempt?.call.startRead();
+    this.hedgeAttempt?.call.startRead();
   }
 
   /** Ends the attempts the call no longer needs: all but `winner`, which delivered its status. */
-  abandon(winner: Attempt | undefined): void {
-    abandon(this.live, winner);
-    abandon(this.hedge, winner);
+  protected abandonAttempts(winner: Attempt | undefined): void {
+    abandon(this.liveAttempt, winner);
+    abandon(this.hedgeAttempt, winner);
   }
 
   private noteFailedPeer(attempt: Attempt): void {

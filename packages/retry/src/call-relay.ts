@@ -1,13 +1,8 @@
-import type {
-  InterceptingListener,
-  InterceptorOptions,
-  Metadata,
-  StatusObject,
-} from '@grpc/grpc-js';
+import type { InterceptingListener, Metadata, StatusObject } from '@grpc/grpc-js';
 import { readDedupScope, type InterceptingCallInterface } from '@grpc-resilience/status';
 import { NO_RESPONSE, type Attempt, type AttemptOwner } from './attempt-listener';
-import type { CallAttempts } from './call-attempts';
-import { RequestRelay } from './request-relay';
+import { CallAttempts } from './call-attempts';
+import type { DedupScopes } from './dedup-scopes';
 
 /** The listener of a call not started yet: shared, so a call allocates none of its own. */
 const NO_LISTENER: Partial<InterceptingListener> = Object.freeze({});
@@ -21,22 +16,22 @@ const NO_LISTENER: Partial<InterceptingListener> = Object.freeze({});
  * call. The decisions (retry, hedge, give up) are the subclass's. A base class rather than a
  * member, so a call costs no extra allocation.
  */
-export abstract class CallRelay extends RequestRelay implements AttemptOwner {
+export abstract class CallRelay extends CallAttempts implements AttemptOwner {
   /** The caller's listener. */
   protected listener: Partial<InterceptingListener> = NO_LISTENER;
   /** The caller asked for a message that has not come yet: a new attempt is asked too. */
   protected readPending = false;
-  private readonly responseStream: boolean;
 
-  constructor(
-    method: InterceptorOptions['method_definition'],
-    maxBufferBytes: number,
-    protected readonly attempts: CallAttempts,
-    /** Whether to read the dedup scope each server declares in its response headers. */
-    private readonly readsScopes: boolean,
-  ) {
-    super(method, maxBufferBytes);
-    this.responseStream = method.responseStream;
+  /**
+   * The target's record of declared dedup scopes, when this call's answers should add to it:
+   * a non-idempotent call's always (only such a call's retry depends on it), any call's once a
+   * server of the target has declared a scope. Until then an idempotent call, the common one,
+   * reads no header per answer: a server that declared in such an answer before any declaration
+   * was seen is recorded at its next answer, as one that had not answered yet would be.
+   */
+  protected scopesToWatch(): DedupScopes | undefined {
+    const scopes = this.options.dedupScopes;
+    return scopes !== undefined && (!this.idempotent || scopes.anyDeclared) ? scopes : undefined;
   }
 
   /** Whether `attempt`'s reports still count: it is live, and the call has not finished. */
@@ -45,28 +40,25 @@ export abstract class CallRelay extends RequestRelay implements AttemptOwner {
   /** A streaming response reaches the caller: no other attempt may replace it now. */
   protected abstract onResponseStarted(): void;
 
-  /** @internal */
-  abstract onStatus(attempt: Attempt, status: StatusObject): void;
-
   startRead(): void {
     this.readPending = true;
-    this.attempts.startRead();
+    this.readFromAttempts();
   }
 
   getPeer(): string {
-    return this.attempts.live?.call.getPeer() ?? '';
+    return this.liveAttempt?.call.getPeer() ?? '';
   }
 
   getAuthContext(): ReturnType<InterceptingCallInterface['getAuthContext']> {
-    return this.attempts.live?.call.getAuthContext() ?? null;
+    return this.liveAttempt?.call.getAuthContext() ?? null;
   }
 
   /** @internal */
   onMetadata(attempt: Attempt, metadata: Metadata): void {
     if (!this.isLive(attempt)) return;
     attempt.headersReceived = true;
-    if (this.readsScopes) attempt.declaredScope = readDedupScope(metadata);
-    if (!this.responseStream) {
+    if (this.scopesToWatch() !== undefined) attempt.declaredScope = readDedupScope(metadata);
+    if (!this.callOptions.method_definition.responseStream) {
       // Nothing reaches the caller before the status, so a retry stays invisible: a server
       // killed between its headers and its trailers is retried like one killed before.
       attempt.headers = metadata;
@@ -79,7 +71,7 @@ export abstract class CallRelay extends RequestRelay implements AttemptOwner {
   /** @internal */
   onMessage(attempt: Attempt, message: unknown): void {
     if (!this.isLive(attempt)) return;
-    if (!this.responseStream) {
+    if (!this.callOptions.method_definition.responseStream) {
       // grpc-js passes a null message before a failed single-response call's status: only the
       // status tells whether this response stands.
       attempt.response = message;

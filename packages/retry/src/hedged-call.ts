@@ -37,7 +37,7 @@ export class HedgedCall extends RetryingCall {
 
   /** Arms the hedge timer, unless no attempt may follow or the method is still warming up. */
   protected override onAttemptStarted(): void {
-    if (this.attempts.count >= this.options.maxAttempts) return;
+    if (this.attemptCount >= this.options.maxAttempts) return;
     const delayMs = this.hedging.delayMs(this.window);
     if (delayMs === undefined) return;
     // The call waits on it as on its attempt: it keeps the process alive.
@@ -65,7 +65,7 @@ export class HedgedCall extends RetryingCall {
    * percentile, and send hedges where they do not help.
    */
   protected override onAttemptOk(attempt: Attempt): void {
-    this.window.record(this.options.now() - (this.attempts.live ?? attempt).startedAt);
+    this.window.record(this.options.now() - (this.liveAttempt ?? attempt).startedAt);
   }
 
   /**
@@ -78,22 +78,22 @@ export class HedgedCall extends RetryingCall {
       return this.giveUp(this.callOptions.method_definition.path, status, 'non-retryable', attempt);
     }
     this.move('hedge-dropped');
-    this.adoptRequest(this.attempts.dropFromPair(attempt).call);
+    this.adoptRequest(this.dropFromPair(attempt).call);
   }
 
   /** The live attempt has not answered within the hedge delay: send a hedge if allowed. */
   private onHedgeDelay(delayMs: number): void {
     this.hedgeTimer = undefined;
-    const first = this.attempts.live;
+    const first = this.liveAttempt;
     if (this.state !== 'attempting' || this.cancelled || first === undefined) return;
-    if (!this.isRequestComplete || !hasUsefulTimeLeft(this.attempts, this.options)) return;
+    if (!this.isRequestComplete || !hasUsefulTimeLeft(this, this.options)) return;
     // The hedge cap first, so the shared budget is not spent on a hedge the cap refuses.
     if (!this.hedging.canHedge) return;
     if (this.options.budget && !this.options.budget.tryAcquire()) return;
     this.hedging.spend();
     const avoidPeer = peerOf(first);
-    const peers = this.attempts.peersToAvoid(avoidPeer);
-    const metadata = nextAttemptMetadata(this.metadata, this.attempts.count, peers);
+    const peers = this.peersToAvoid(avoidPeer);
+    const metadata = nextAttemptMetadata(this.metadata, this.attemptCount, peers);
     let hedge: Attempt;
     try {
       hedge = this.launch(metadata, true);
@@ -107,7 +107,7 @@ export class HedgedCall extends RetryingCall {
     }
     callUserCode('the onHedge hook', this.options.onHedge, {
       method: this.callOptions.method_definition.path,
-      attempt: this.attempts.count,
+      attempt: this.attemptCount,
       delayMs,
       avoidPeer,
     });

@@ -22,7 +22,7 @@ import {
   nextAttemptMetadata,
   perAttemptTimeoutFor,
 } from './attempt-timing';
-import { CallAttempts, observeDedupScope, type NextCall } from './call-attempts';
+import { observeDedupScope, type NextCall } from './call-attempts';
 import { CallRelay } from './call-relay';
 import { decideRetry } from './retry-policy';
 import { isRetryable, nextRetryState, type RetryState, type RetryTransition } from './retry-state';
@@ -31,7 +31,7 @@ import { isRetryable, nextRetryState, type RetryState, type RetryTransition } fr
  * One logical call made of one or more attempts (gRFC A6 semantics at the interceptor level),
  * moving through the phases of {@link RetryState}: here, what starts, retries and ends it.
  * The plumbing between the caller, the request pipe and the attempts is the {@link CallRelay}
- * it extends; the attempts' bookkeeping is {@link CallAttempts}. An idempotent unary call of a
+ * it extends, and the attempts' bookkeeping is the `CallAttempts` that extends in turn. An idempotent unary call of a
  * client with hedging on is a `HedgedCall`, which fills in the hooks below; other calls carry
  * nothing of hedging. Timers a pending call waits on (backoff, hedge delay, per-attempt
  * timeout) keep the process alive, as grpc-js's own pending call does.
@@ -50,14 +50,12 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
   private retriedStatus: StatusObject | undefined;
 
   constructor(
-    protected readonly callOptions: InterceptorOptions,
+    callOptions: InterceptorOptions,
     nextCall: NextCall,
-    protected readonly options: ResolvedRetryOptions,
-    private readonly idempotent: boolean,
+    options: ResolvedRetryOptions,
+    idempotent: boolean,
   ) {
-    const attempts = new CallAttempts(callOptions, nextCall, options, idempotent);
-    const scopes = options.dedupScopes !== undefined;
-    super(callOptions.method_definition, options.maxBufferBytes, attempts, scopes);
+    super(callOptions, nextCall, options, idempotent);
   }
 
   /** The call's phase (for tests and diagnostics). */
@@ -76,8 +74,8 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     }
     this.options.budget?.recordCall();
     const now = this.options.now();
-    this.attempts.startedAt = now;
-    this.attempts.deadline = deadlineToMs(this.callOptions.deadline) ?? Infinity;
+    this.startedAt = now;
+    this.deadline = deadlineToMs(this.callOptions.deadline) ?? Infinity;
     this.onCallStart();
     this.startAttempt(metadata, now);
   }
@@ -116,15 +114,14 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
    * call's before it starts, so a status reported at once finds it live.
    */
   protected launch(metadata: Metadata, asHedge: boolean, now = this.options.now()): Attempt {
-    const attempt = this.attempts.make(this, now, asHedge);
+    const attempt = this.makeAttempt(now, asHedge);
     if (asHedge) this.move('hedge');
     attempt.call.start(this.attemptMetadata(metadata, attempt), attempt);
     return attempt;
   }
 
   protected armAttemptTimer(attempt: Attempt): void {
-    const { count } = this.attempts;
-    const ms = perAttemptTimeoutFor(this.options, this.idempotent, count, this.attempts);
+    const ms = perAttemptTimeoutFor(this.options, this.idempotent, this.attemptCount, this);
     if (ms !== undefined) attempt.timer = setTimeout(() => this.onAttemptTimeout(attempt, ms), ms);
   }
 
@@ -152,7 +149,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     if (this.state === 'finished' || this.cancelled) return;
     this.cancelled = true;
     this.closeRequest();
-    const attempt = this.attempts.live;
+    const attempt = this.liveAttempt;
     if (attempt === undefined || attempt.timedOut) {
       // Backing off, cut by its per-attempt timeout (grpc-js ignores a second cancel), or not
       // started: no attempt would report the caller's status.
@@ -162,7 +159,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
       return;
     }
     attempt.call.cancelWithStatus(code, details);
-    this.attempts.hedge?.call.cancelWithStatus(code, details);
+    this.hedgeAttempt?.call.cancelWithStatus(code, details);
   }
 
   private commit(): void {
@@ -170,11 +167,11 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     this.commitRequest();
     // Once the caller has seen part of a response, or no retry can follow, only the overall
     // deadline bounds the attempt (Envoy ignores per_try_timeout once the response started).
-    this.attempts.live?.clearTimer();
+    this.liveAttempt?.clearTimer();
   }
 
   protected isLive(attempt: Attempt): boolean {
-    return this.state !== 'finished' && this.attempts.isLive(attempt);
+    return this.state !== 'finished' && this.isCurrentAttempt(attempt);
   }
 
   protected onResponseStarted(): void {
@@ -183,12 +180,12 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
 
   /** @internal */
   override onStatus(attempt: Attempt, status: StatusObject): void {
-    this.attempts.recordOutcome(attempt, status);
+    this.recordAttemptOutcome(attempt, status);
     if (!this.isLive(attempt)) return;
     attempt.ended = true;
     attempt.clearTimer();
-    if (this.options.dedupScopes !== undefined)
-      observeDedupScope(this.options.dedupScopes, attempt, status);
+    const scopes = this.scopesToWatch();
+    if (scopes !== undefined) observeDedupScope(scopes, attempt, status);
     if (status.code === Status.OK) {
       this.onAttemptOk(attempt);
       return this.finish(status, attempt);
@@ -203,7 +200,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     this.clearHedgeTimer();
     if (!isRetryable(this.state)) return this.giveUp(method, status, 'committed', attempt);
     const keyed = this.metadata.get(this.options.idempotencyKeyHeader).length > 0;
-    const decision = decideRetry(status, this.attempts.factsAfter(attempt, keyed), this.options);
+    const decision = decideRetry(status, this.factsAfter(attempt, keyed), this.options);
     if (!decision.retry) {
       // A retry the throttle refused sent nothing: the caller (and the breaker above) gets the
       // failure that made the call retry, not the local refusal that hides it.
@@ -212,7 +209,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
       return this.giveUp(method, status, decision.reason, attempt);
     }
     this.move('retry');
-    this.attempts.retrying(attempt);
+    this.dropFailedAttempt(attempt);
     this.lastStatus = status;
     this.retriedStatus = status;
     this.detachRequest();
@@ -221,7 +218,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     // Last: the hook may cancel the call, or write to it, and finds it backing off.
     callUserCode('the onRetry hook', this.options.onRetry, {
       method,
-      attempt: this.attempts.count,
+      attempt: this.attemptCount,
       delayMs: decision.delayMs,
       status,
     });
@@ -233,12 +230,12 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     const status = this.lastStatus!;
     this.lastStatus = undefined;
     // The timer may have fired late: the rule holds when the attempt would start.
-    if (!hasUsefulTimeLeft(this.attempts, this.options)) {
+    if (!hasUsefulTimeLeft(this, this.options)) {
       return this.giveUp(this.callOptions.method_definition.path, status, 'deadline');
     }
     if (this.state === 'backing-off') this.move('resume');
-    const { count } = this.attempts;
-    const metadata = nextAttemptMetadata(this.metadata, count, this.attempts.peersToAvoid());
+    const count = this.attemptCount;
+    const metadata = nextAttemptMetadata(this.metadata, count, this.peersToAvoid());
     try {
       this.startAttempt(metadata);
     } catch (error) {
@@ -258,7 +255,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     status.metadata?.set(RETRY_STOPPED_METADATA_KEY, reason);
     callUserCode('the onGiveUp hook', this.options.onGiveUp, {
       method,
-      attempts: this.attempts.count,
+      attempts: this.attemptCount,
       reason,
       status,
     });
@@ -273,8 +270,8 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     this.backoffTimer = undefined;
     this.clearHedgeTimer();
     this.closeRequest();
-    this.attempts.abandon(from);
-    const { count } = this.attempts;
+    this.abandonAttempts(from);
+    const count = this.attemptCount;
     if (count > 1) status.metadata?.set(ATTEMPTS_METADATA_KEY, String(count));
     this.deliver(status, from);
   }
