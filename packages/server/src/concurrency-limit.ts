@@ -82,7 +82,12 @@ export class ConcurrencyLimit {
   private bucketsSeen = 0;
   /** Arrivals in the ring. */
   private ringArrivals = 0;
-  /** When a window last ended saturated (bursts get no room for a horizon after). */
+  /** Calls in flight integrated over busy time but a burst's (call-ms), and that time. */
+  private heldArea = 0;
+  private heldBusyMs = 0;
+  /** The room a burst was given (0: none, or a stall's). */
+  private burstRoom = 0;
+  /** When a window last ended held full (bursts get no room for a horizon after). */
   private saturatedAt = -Infinity;
   /** How long a burst's room lasts past its last call if the calls in flight never drain, ms. */
   private excessGraceMs = 0;
@@ -141,6 +146,11 @@ export class ConcurrencyLimit {
       )
         this.endExcess();
     }
+    if (this.inFlight > 0 && this.burstRoom === 0) {
+      const elapsed = now - this.changedAt;
+      this.heldArea += Math.min(this.inFlight, this.current) * elapsed;
+      this.heldBusyMs += elapsed;
+    }
     if (this.inFlight > 0 && this.excess === 0) {
       const elapsed = now - this.changedAt;
       this.inFlightArea += Math.min(this.inFlight, this.current) * elapsed;
@@ -193,45 +203,46 @@ export class ConcurrencyLimit {
   }
 
   /**
-   * Whether a call that finds the limit full may come in past it: a burst, not a standing
-   * queue (CoDel's distinction). It may when no window was saturated over the last horizon
-   * (1 s by default), and over some recent span (the last 50 ms to 1 s), this call included, no more calls arrived
-   * than the rate of the ring's earlier buckets brings in that span, plus three standard
-   * deviations (Poisson): demand has not risen, and the burst brings the calls that a stall
-   * upstream held back (a client's GC pause, a descheduled client or proxy, a stall of this
-   * process that its detector has not yet seen), which the server drains as it served them
-   * before. Those calls are counted as a stall's backlog: they neither move the limit nor
-   * teach it. Not "this window so far ran full", as for a stall: a burst that filled the
-   * limit while it drained made it so, and a rise in demand fails the arrivals' test anyway.
+   * Whether a call that finds the limit full may come in past it: the backlog of a gap in
+   * arrivals, not a standing queue (CoDel's distinction). When some span of whole buckets just
+   * before the one being filled (50 ms to 1 s by default) brought fewer calls than the rate of
+   * the ring's earlier buckets, by more than two standard deviations (Poisson), something
+   * upstream stood still (a client's GC pause, a descheduled client or proxy, this process
+   * woken in the poll phase) and the calls it held back arrive now: the limit is raised by that
+   * shortfall plus two standard deviations, as for a stall of this process, and those calls
+   * neither move the limit nor teach it. Never within a horizon (1 s) of a saturated window: at
+   * capacity a backlog would not drain (the windows of a client's gap look idle, the ones
+   * around it do not). A rise in demand has no gap before it, and is refused.
    */
   admitsBurst(inFlight: number, now: number): boolean {
-    if (this.roomForBurst(inFlight, now)) {
-      // Room for this call at least (a sheddable one is refused under the limit).
-      this.excess = Math.max(this.excess, 1, inFlight + 1 - this.current);
-      this.excessUntil = Math.max(this.excessUntil, now);
-      this.excessGraceMs = Math.max(this.excessGraceMs, HORIZON_BUCKETS * this.bucketMs);
-      this.stalled = true;
-      return true;
-    }
-    return false;
+    const room = this.roomAfterGap(now);
+    const over = inFlight + 1 - this.current;
+    if (room === 0 || room < over || inFlight + 1 > this.options.maxLimit) return false;
+    this.excess = Math.max(this.excess, room);
+    this.burstRoom = room;
+    this.excessUntil = Math.max(this.excessUntil, now);
+    this.excessGraceMs = Math.max(this.excessGraceMs, HORIZON_BUCKETS * this.bucketMs);
+    this.stalled = true;
+    return true;
   }
 
-  private roomForBurst(inFlight: number, now: number): boolean {
-    const horizonMs = HORIZON_BUCKETS * this.bucketMs;
-    if (this.saturated || now - this.saturatedAt < horizonMs) return false;
-    if (inFlight + 1 > this.options.maxLimit) return false;
+  /** The calls a gap in arrivals just before now held back, with Poisson room (0: no gap). */
+  private roomAfterGap(now: number): number {
+    if (this.saturated || now - this.saturatedAt < HORIZON_BUCKETS * this.bucketMs) return 0;
     if (now >= this.bucketEnds) this.turnBuckets(now);
     const ring = this.arrivals;
-    const buckets = Math.min(RING_BUCKETS, this.bucketsSeen + 1);
-    // The bucket being filled counts for the part of it that has passed.
-    const partial = 1 - (this.bucketEnds - now) / this.bucketMs;
-    let recent = 0;
-    for (let span = 1; span <= HORIZON_BUCKETS && buckets - span >= MIN_REFERENCE_BUCKETS; span++) {
-      recent += ring[(this.bucket - span + 1 + RING_BUCKETS) % RING_BUCKETS];
-      const expected = ((this.ringArrivals - recent) / (buckets - span)) * (span - 1 + partial);
-      if (recent <= expected + 3 * Math.sqrt(expected)) return true;
+    // Whole buckets before the one being filled, which holds the burst itself.
+    const whole = Math.min(RING_BUCKETS, this.bucketsSeen + 1) - 1;
+    const earlier = this.ringArrivals - ring[this.bucket];
+    let before = 0;
+    let room = 0;
+    for (let span = 1; span <= HORIZON_BUCKETS && whole - span >= MIN_REFERENCE_BUCKETS; span++) {
+      before += ring[(this.bucket - span + RING_BUCKETS) % RING_BUCKETS];
+      const expected = ((earlier - before) / (whole - span)) * span;
+      const deviation = 2 * Math.sqrt(expected);
+      if (expected - before > deviation) room = Math.max(room, expected - before + deviation);
     }
-    return false;
+    return Math.ceil(room);
   }
 
   /**
@@ -247,6 +258,7 @@ export class ConcurrencyLimit {
 
   private endExcess(): void {
     this.excess = 0;
+    this.burstRoom = 0;
     this.excessGraceMs = 0;
     this.draining = false;
   }
@@ -300,6 +312,13 @@ export class ConcurrencyLimit {
     const saturated =
       this.busyMs > 0 && this.inFlightArea >= SATURATED * this.current * this.busyMs;
     const ratePerMs = this.samples / (now - this.windowStart);
+    // Held full, a stall's room included (a burst's own drain excepted): no burst gets room for
+    // a horizon. Measured apart from `saturated`, which a stall's backlog leaves alone: at 3x
+    // on sockets the windows of stall after stall hid the overload for over a second, and a
+    // gap the client's throttle made then had room.
+    if (this.heldBusyMs > 0 && this.heldArea >= SATURATED * this.current * this.heldBusyMs) {
+      this.saturatedAt = now;
+    }
     if (this.stalled) {
       // The backlog's calls queued behind each other for a reason no limit could change.
       this.resetWindow(now);
@@ -377,6 +396,8 @@ export class ConcurrencyLimit {
     this.peakInFlight = 0;
     this.inFlightArea = 0;
     this.busyMs = 0;
+    this.heldArea = 0;
+    this.heldBusyMs = 0;
   }
 
   private median(): number {
