@@ -9,12 +9,14 @@ const SATURATED = 0.75;
 /** Below this share of the limit on average, no queue can have formed behind the limit. */
 const UNSATURATED = 0.5;
 /**
- * Burst room looks at the arrivals of the last 1 to 20 buckets of half a window (up to 1 s by
- * default) against the rate of the buckets before them, up to 200 (10 s), at least 4 of them.
+ * Burst room looks for a gap in the arrivals of the last 1 to 100 buckets of a tenth of a window
+ * (10 ms to 1 s by default) against the rate of the buckets before them, up to 1,000 (10 s), at
+ * least 20 of them. Buckets that fine put a gap in whole buckets and the burst in the last.
  */
-const HORIZON_BUCKETS = 20;
-const RING_BUCKETS = 200;
-const MIN_REFERENCE_BUCKETS = 4;
+const BUCKETS_PER_WINDOW = 10;
+const HORIZON_BUCKETS = 100;
+const RING_BUCKETS = 1000;
+const MIN_REFERENCE_BUCKETS = 20;
 
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
@@ -103,7 +105,7 @@ export class ConcurrencyLimit {
   }
 
   private get bucketMs(): number {
-    return this.options.windowMs / 2;
+    return this.options.windowMs / BUCKETS_PER_WINDOW;
   }
 
   /** The number of calls that may be in flight now (a stall's backlog included, to `maxLimit`). */
@@ -231,13 +233,22 @@ export class ConcurrencyLimit {
     if (this.saturated || now - this.saturatedAt < HORIZON_BUCKETS * this.bucketMs) return 0;
     if (now >= this.bucketEnds) this.turnBuckets(now);
     const ring = this.arrivals;
-    // Whole buckets before the one being filled, which holds the burst itself.
-    const whole = Math.min(RING_BUCKETS, this.bucketsSeen + 1) - 1;
-    const earlier = this.ringArrivals - ring[this.bucket];
+    const at = (back: number) => ring[(this.bucket - back + RING_BUCKETS) % RING_BUCKETS];
+    // Whole buckets before the one being filled, which holds the burst, and those just before
+    // it that hold the burst's start: more than the rate brings, by two deviations.
+    let whole = Math.min(RING_BUCKETS, this.bucketsSeen + 1) - 1;
+    let earlier = this.ringArrivals - at(0);
+    const perBucket = whole > 0 ? earlier / whole : 0;
+    let skip = 0;
+    while (skip < 3 && at(skip + 1) > perBucket + 2 * Math.sqrt(perBucket)) {
+      skip++;
+      earlier -= at(skip);
+      whole--;
+    }
     let before = 0;
     let room = 0;
     for (let span = 1; span <= HORIZON_BUCKETS && whole - span >= MIN_REFERENCE_BUCKETS; span++) {
-      before += ring[(this.bucket - span + RING_BUCKETS) % RING_BUCKETS];
+      before += at(span + skip);
       const expected = ((earlier - before) / (whole - span)) * span;
       const deviation = 2 * Math.sqrt(expected);
       if (expected - before > deviation) room = Math.max(room, expected - before + deviation);
