@@ -8,7 +8,7 @@ import type { ResolvedRetryOptions } from './options';
 
 /** What a call knows about its time when it considers starting another attempt. */
 export interface CallClock {
-  /** When the logical call started (ms epoch). */
+  /** When the logical call started (ms epoch); read only when there is a deadline. */
   startedAt: number;
   /** Its absolute deadline (ms epoch; Infinity when none). */
   deadline: number;

@@ -6,6 +6,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   callUserCode,
+  deadlineToMs,
   isFromTrailers,
   readDedupScope,
   warnUserCode,
@@ -34,10 +35,12 @@ const NO_PEERS: readonly string[] = Object.freeze([]);
  * is, rather than a member: a call costs one object, not one per concern.
  */
 export abstract class CallAttempts extends RequestRelay implements CallClock, AttemptOwner {
-  /** When the logical call started (the retry options' clock, ms). */
-  startedAt = 0;
-  /** Its absolute deadline (ms; Infinity when none). */
-  deadline = Infinity;
+  /**
+   * The call's whole timeout, from its start to its deadline (ms), undefined with no deadline.
+   * Kept instead of the start and the deadline, which as fields would each cost a heap number
+   * per call; a whole-ms timeout is a small integer, held in the field itself.
+   */
+  private timeoutMs: number | undefined;
   /** Attempts made so far, hedges included. */
   protected attemptCount = 0;
   /** The attempt the request relay serves: the only live one, or the first of a hedged pair. */
@@ -56,6 +59,22 @@ export abstract class CallAttempts extends RequestRelay implements CallClock, At
     super(callOptions.method_definition, options.maxBufferBytes);
   }
 
+  /** Its absolute deadline (the retry options' clock, ms; Infinity when none). */
+  get deadline(): number {
+    return deadlineToMs(this.callOptions.deadline) ?? Infinity;
+  }
+
+  /** When the logical call started (ms; Infinity with no deadline, when nothing reads it). */
+  get startedAt(): number {
+    return this.deadline - (this.timeoutMs ?? 0);
+  }
+
+  /** The call starts: `now` is the clock's reading, which the time left is measured against. */
+  protected startClock(now: number): void {
+    const deadline = deadlineToMs(this.callOptions.deadline);
+    this.timeoutMs = deadline === undefined ? undefined : deadline - now;
+  }
+
   /** @internal What an attempt reports: the call's plumbing and decisions handle it. */
   abstract onMetadata(attempt: Attempt, metadata: Metadata): void;
   /** @internal */
@@ -67,9 +86,9 @@ export abstract class CallAttempts extends RequestRelay implements CallClock, At
    * Makes the grpc-js call of a new attempt, the one the pipe serves or a hedge, and counts it;
    * the call starts it. Throws when grpc-js refuses (a client closed), counting nothing.
    */
-  protected makeAttempt(now: number, asHedge: boolean): Attempt {
+  protected makeAttempt(asHedge: boolean): Attempt {
     const isRetry = this.attemptCount > 0;
-    const attempt = new Attempt(this, now, isRetry);
+    const attempt = new Attempt(this, isRetry);
     attempt.call = this.attemptRefusal(isRetry) ?? this.callBelow();
     this.attemptCount++;
     if (asHedge) this.hedgeAttempt = attempt;

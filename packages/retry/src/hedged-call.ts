@@ -52,9 +52,11 @@ export class HedgedCall extends RetryingCall {
 
   /**
    * Each attempt asks the picker where it went (grpc-js's `getPeer()` says `unknown` until a
-   * unary attempt commits), on its own copy: the caller's metadata stays untouched.
+   * unary attempt commits), on its own copy: the caller's metadata stays untouched. Its start time
+   * is noted for the latency window.
    */
-  protected override attemptMetadata(metadata: Metadata, attempt: Attempt): Metadata {
+  protected override attemptMetadata(metadata: Metadata, attempt: Attempt, now: number): Metadata {
+    attempt.startedAt = now;
     const own = metadata === this.metadata ? metadata.clone() : metadata;
     return withPickedPeerSlot(own, attempt);
   }
@@ -65,7 +67,7 @@ export class HedgedCall extends RetryingCall {
    * percentile, and send hedges where they do not help.
    */
   protected override onAttemptOk(attempt: Attempt): void {
-    this.window.record(this.options.now() - (this.liveAttempt ?? attempt).startedAt);
+    this.window.record(this.options.now() - (this.liveAttempt ?? attempt).startedAt!);
   }
 
   /**

@@ -9,7 +9,6 @@ import {
   ATTEMPTS_METADATA_KEY,
   callUserCode,
   RETRY_STOPPED_METADATA_KEY,
-  deadlineToMs,
   type InterceptingCallInterface,
 } from '@grpc-resilience/status';
 import type { GiveUpReason, ResolvedRetryOptions } from './options';
@@ -44,9 +43,10 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
   private backoffTimer: NodeJS.Timeout | undefined;
   /** The caller's cancel, kept when it comes before `start`. */
   private cancelStatus: StatusObject | undefined;
-  /** While backing off: the failed attempt's status, the caller's if no attempt follows. */
-  private lastStatus: StatusObject | undefined;
-  /** The status of the last attempt that failed and was retried: what a server last said. */
+  /**
+   * The status of the last attempt that failed and was retried: what a server last said, and,
+   * while backing off, the caller's status if no attempt follows.
+   */
   private retriedStatus: StatusObject | undefined;
 
   constructor(
@@ -74,8 +74,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     }
     this.options.budget?.recordCall();
     const now = this.options.now();
-    this.startedAt = now;
-    this.deadline = deadlineToMs(this.callOptions.deadline) ?? Infinity;
+    this.startClock(now);
     this.onCallStart();
     this.startAttempt(metadata, now);
   }
@@ -87,8 +86,8 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
   protected onAttemptStarted(): void {}
   /** No hedge may follow now (the attempt timed out or failed, or the call finished). */
   protected clearHedgeTimer(): void {}
-  /** The metadata an attempt starts with. */
-  protected attemptMetadata(metadata: Metadata, _attempt: Attempt): Metadata {
+  /** The metadata an attempt starts with; `now` is when it starts. */
+  protected attemptMetadata(metadata: Metadata, _attempt: Attempt, _now: number): Metadata {
     return metadata;
   }
   /** An attempt succeeded; the call finishes with it next. */
@@ -114,13 +113,14 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
    * call's before it starts, so a status reported at once finds it live.
    */
   protected launch(metadata: Metadata, asHedge: boolean, now = this.options.now()): Attempt {
-    const attempt = this.makeAttempt(now, asHedge);
+    const attempt = this.makeAttempt(asHedge);
     if (asHedge) this.move('hedge');
-    attempt.call.start(this.attemptMetadata(metadata, attempt), attempt);
+    attempt.call.start(this.attemptMetadata(metadata, attempt, now), attempt);
     return attempt;
   }
 
   protected armAttemptTimer(attempt: Attempt): void {
+    if (this.options.perAttemptTimeoutMs === undefined) return;
     const ms = perAttemptTimeoutFor(this.options, this.idempotent, this.attemptCount, this);
     if (ms !== undefined) attempt.timer = setTimeout(() => this.onAttemptTimeout(attempt, ms), ms);
   }
@@ -210,7 +210,6 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
     }
     this.move('retry');
     this.dropFailedAttempt(attempt);
-    this.lastStatus = status;
     this.retriedStatus = status;
     this.detachRequest();
     // A pending call waits on this timer: it keeps the process alive, as grpc-js's call would.
@@ -227,8 +226,7 @@ export class RetryingCall extends CallRelay implements InterceptingCallInterface
   private onBackoffElapsed(): void {
     this.backoffTimer = undefined;
     if (this.state === 'finished') return;
-    const status = this.lastStatus!;
-    this.lastStatus = undefined;
+    const status = this.retriedStatus!;
     // The timer may have fired late: the rule holds when the attempt would start.
     if (!hasUsefulTimeLeft(this, this.options)) {
       return this.giveUp(this.callOptions.method_definition.path, status, 'deadline');
