@@ -1,6 +1,7 @@
-import type { ChannelCredentials, ChannelInterface, ChannelOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelInterface, ChannelOptions, Deadline } from '@grpc/grpc-js';
 import { WatchdogChannel } from '@grpc-resilience/keepalive';
 import { BALANCER_MEMORY_OPTION, holdBalancerMemory } from '@grpc-resilience/load-balancer';
+import { DetachingCall, type ChannelCall } from './detaching-call';
 
 interface Entry {
   key: string;
@@ -25,10 +26,19 @@ function optionsKey(target: string, options: ChannelOptions): string {
 /** A client's handle on a shared channel: closing it releases the client's share only. */
 class ChannelHandle implements ChannelInterface {
   private released = false;
-  /** Every call passes here: the shared channel's own method, with no frame of the handle's. */
-  readonly createCall: ChannelInterface['createCall'];
-  constructor(private readonly entry: Entry) {
-    this.createCall = entry.channel.createCall.bind(entry.channel);
+  constructor(private readonly entry: Entry) {}
+
+  /** Every call passes here: named parameters, and a call that lets go of its listener at its end. */
+  createCall(
+    method: string,
+    deadline: Deadline,
+    host: string | null | undefined,
+    parentCall: Parameters<ChannelInterface['createCall']>[3],
+    propagateFlags: number | null | undefined,
+  ): ChannelCall {
+    return new DetachingCall(
+      this.entry.channel.createCall(method, deadline, host, parentCall, propagateFlags),
+    );
   }
 
   close(): void {
