@@ -36,6 +36,10 @@ const PROCESS_VARIANTS: Record<string, (address: string) => Variant> = {
   },
 };
 
+/** The lines a client process prints around its measured calls when BENCH_GC_MARKS is set. */
+export const MEASURED_START = 'measured calls: start';
+export const MEASURED_END = 'measured calls: end';
+
 /** What one client process measured over its `calls` (after its warm-up). */
 interface ProcessRun {
   cpuMicros: number;
@@ -101,9 +105,13 @@ async function clientProcess(args: string[]): Promise<void> {
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     await session.post('Profiler.start');
   }
+  // For e2e-gc-counts.ts: V8's --trace-gc-nvp lines between these two are the measured calls'.
+  const marks = process.env.BENCH_GC_MARKS !== undefined;
+  if (marks) process.stdout.write(`${MEASURED_START}\n`);
   const since = process.cpuUsage();
   const start = performance.now();
   const failed = await unaryCalls(variant, calls, concurrency);
+  if (marks) process.stdout.write(`${MEASURED_END}\n`);
   const run: ProcessRun = {
     cpuMicros: cpuMicros(since),
     wallMs: performance.now() - start,
