@@ -21,9 +21,10 @@ const DETACHED: CallListener = Object.freeze({
  * finished call's listener reaches (every interceptor's per-call object, the retry's attempts,
  * the generated client's call and the caller's callback) survives two scavenges and is promoted
  * to the old generation, where only a mark-compact frees it. Counted with `--trace-gc-nvp`
- * (docs/performance.md, "What a finished call keeps alive"): about 2 KB promoted per call of the
- * full stack, of 9.8 KB, and one mark-compact in six. Cutting the one pointer from below to above
- * here leaves the interceptors' objects to die young; this object is the only one kept.
+ * (docs/performance.md, "What a finished call keeps alive"): the full default stack promoted
+ * 9.8 KB per call at 64 calls in flight, raw grpc-js 8.9 KB, the stack with this cut 7.9 KB.
+ * Cutting the one pointer from below to above here leaves the interceptors' objects to die young;
+ * this object is the only one kept.
  */
 export class DetachingCall implements ChannelCall {
   private listener: CallListener = DETACHED;
