@@ -59,9 +59,9 @@ it('a server process the machine stops for 200 ms at a load far below capacity r
       }
     }),
   );
-  // The machine stops the server (SIGSTOP: it sleeps where it was, in the poll phase, so on
-  // waking it reads its sockets before its timers run); meanwhile 16 calls arrive, twice its
-  // limit. The pause is the stall itself, not a wait for something to happen.
+  // The machine stops the server (SIGSTOP: it sleeps between event-loop turns, and on waking
+  // its stall detector hears of it before the calls are read); meanwhile 16 calls arrive,
+  // twice its limit. The pause is the stall itself, not a wait for something to happen.
   child!.kill('SIGSTOP');
   const burst = Array.from({ length: 16 }, () =>
     callUnary(c, 'GetItem', { value: 'w20' }, { timeoutMs: 10_000 }),
