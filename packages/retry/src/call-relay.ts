@@ -23,15 +23,12 @@ export abstract class CallRelay extends CallAttempts implements AttemptOwner {
   protected readPending = false;
 
   /**
-   * The target's record of declared dedup scopes, when this call's answers should add to it:
-   * a non-idempotent call's always (only such a call's retry depends on it), any call's once a
-   * server of the target has declared a scope. Until then an idempotent call, the common one,
-   * reads no header per answer: a server that declared in such an answer before any declaration
-   * was seen is recorded at its next answer, as one that had not answered yet would be.
+   * The target's record of declared dedup scopes, when this client keeps one: every answer adds
+   * to it, an idempotent call's too (with `serverDeduplicates: true`, per-process stores seen
+   * answering from two servers refuse keyed retries, whichever call showed them).
    */
   protected scopesToWatch(): DedupScopes | undefined {
-    const scopes = this.options.dedupScopes;
-    return scopes !== undefined && (!this.idempotent || scopes.anyDeclared) ? scopes : undefined;
+    return this.options.dedupScopes;
   }
 
   /** Whether `attempt`'s reports still count: it is live, and the call has not finished. */

@@ -9,6 +9,15 @@ const NO_CONTEXT: MessageContext = Object.freeze({});
 /** A single request whose message has not been written yet. */
 const NO_MESSAGE = Symbol('no request message');
 
+/** The caller half-closed a single request. */
+const HALF_CLOSED = 1;
+/** The attached attempt has been handed the message. */
+const MESSAGE_SENT = 2;
+/** The attached attempt has been handed the half-close. */
+const HALF_CLOSE_SENT = 4;
+/** The call is over (cancelled, or its status delivered): nothing more is kept or sent. */
+const CLOSED = 8;
+
 /** The parts of a method definition the request side needs. */
 interface RequestShape {
   readonly requestStream: boolean;
@@ -33,13 +42,10 @@ export abstract class RequestRelay implements RequestPipeOwner {
   private readonly pipe: RequestPipe | undefined;
   /** A single request's message, once written. */
   private message: unknown = NO_MESSAGE;
-  private halfClosed = false;
+  /** What the caller did and the target was handed, as bits (HALF_CLOSED...): a call has one. */
+  private requestFlags = 0;
   /** The attempt a single request goes to, and what it has been handed. */
   private target: InterceptingCallInterface | undefined;
-  private messageSent = false;
-  private halfCloseSent = false;
-  /** The call is over (cancelled, or its status delivered): nothing more is kept or sent. */
-  private requestClosed = false;
 
   constructor(shape: RequestShape, maxBufferBytes: number) {
     this.pipe = shape.requestStream ? new RequestPipe(shape, maxBufferBytes, this) : undefined;
@@ -69,7 +75,7 @@ export abstract class RequestRelay implements RequestPipeOwner {
 
   halfClose(): void {
     if (this.pipe !== undefined) return this.pipe.halfClose();
-    this.halfClosed = true;
+    this.requestFlags |= HALF_CLOSED;
     this.sendSingle();
   }
 
@@ -77,8 +83,7 @@ export abstract class RequestRelay implements RequestPipeOwner {
   protected attachRequest(attempt: InterceptingCallInterface): void {
     if (this.pipe !== undefined) return this.pipe.attach(attempt);
     this.target = attempt;
-    this.messageSent = false;
-    this.halfCloseSent = false;
+    this.requestFlags &= ~(MESSAGE_SENT | HALF_CLOSE_SENT);
     this.sendSingle();
   }
 
@@ -93,7 +98,7 @@ export abstract class RequestRelay implements RequestPipeOwner {
    * can be handed all of it at once.
    */
   protected get isRequestComplete(): boolean {
-    return this.pipe === undefined && this.halfClosed && !this.requestClosed;
+    return this.pipe === undefined && (this.requestFlags & (HALF_CLOSED | CLOSED)) === HALF_CLOSED;
   }
 
   /** Hands a hedge the whole of a complete single request (see {@link isRequestComplete}). */
@@ -119,31 +124,31 @@ export abstract class RequestRelay implements RequestPipeOwner {
   /** The call is over (cancelled, or its status delivered): nothing more is kept or sent. */
   protected closeRequest(): void {
     if (this.pipe !== undefined) return this.pipe.close();
-    this.requestClosed = true;
+    this.requestFlags |= CLOSED;
     this.target = undefined;
     this.message = NO_MESSAGE;
   }
 
   private keep(message: unknown): void {
-    if (this.requestClosed) return;
+    if ((this.requestFlags & CLOSED) !== 0) return;
     this.message = message;
-    this.messageSent = false;
+    this.requestFlags &= ~MESSAGE_SENT;
     this.sendSingle();
   }
 
   /** Hands the attached attempt the message and the half-close it has not had yet. */
   private sendSingle(): void {
     const target = this.target;
-    if (target === undefined || this.requestClosed) return;
-    if (!this.messageSent && this.message !== NO_MESSAGE) {
-      this.messageSent = true;
+    if (target === undefined || (this.requestFlags & CLOSED) !== 0) return;
+    if ((this.requestFlags & MESSAGE_SENT) === 0 && this.message !== NO_MESSAGE) {
+      this.requestFlags |= MESSAGE_SENT;
       target.sendMessage(this.message);
       // A call below may end the attempt synchronously, and the call with it.
       if (this.target !== target) return;
     }
     this.onCaughtUp();
-    if (this.halfClosed && !this.halfCloseSent) {
-      this.halfCloseSent = true;
+    if ((this.requestFlags & (HALF_CLOSED | HALF_CLOSE_SENT)) === HALF_CLOSED) {
+      this.requestFlags |= HALF_CLOSE_SENT;
       target.halfClose();
     }
   }
