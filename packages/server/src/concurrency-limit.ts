@@ -1,3 +1,4 @@
+import { ArrivalGaps, HORIZON_BUCKETS } from './arrival-gaps';
 import type { ResolvedConcurrencyLimitOptions } from './concurrency-limit-options';
 
 /**
@@ -8,16 +9,6 @@ import type { ResolvedConcurrencyLimitOptions } from './concurrency-limit-option
 const SATURATED = 0.75;
 /** Below this share of the limit on average, no queue can have formed behind the limit. */
 const UNSATURATED = 0.5;
-/**
- * Burst room looks for a gap in the arrivals of the last 1 to 100 buckets of a tenth of a window
- * (10 ms to 1 s by default) against the rate of the buckets before them, up to 1,000 (10 s), at
- * least 20 of them. Buckets that fine put a gap in whole buckets and the burst in the last.
- */
-const BUCKETS_PER_WINDOW = 10;
-const HORIZON_BUCKETS = 100;
-const RING_BUCKETS = 1000;
-const MIN_REFERENCE_BUCKETS = 20;
-
 /**
  * An adaptive concurrency limit in the manner of Envoy's adaptive_concurrency and Netflix's
  * Gradient2 limiter. Each window compares the median latency of the calls it completed with a
@@ -73,17 +64,8 @@ export class ConcurrencyLimit {
   private typicalMs = 0;
   /** Smoothed average latency of recent windows, ms: the expected time of an admitted call. */
   private expectedMs = 0;
-  /**
-   * Arrivals (admitted or not) per bucket, in a ring: the horizon's buckets and the reference's.
-   * Their sums are kept as the ring turns, so a check costs nothing.
-   */
-  private readonly arrivals = new Int32Array(RING_BUCKETS);
-  private bucket = 0;
-  private bucketEnds: number;
-  /** Buckets turned since the start, up to the ring's size: how much history there is. */
-  private bucketsSeen = 0;
-  /** Arrivals in the ring. */
-  private ringArrivals = 0;
+  /** Arrivals per bucket: a burst's room is the backlog of a gap before it. */
+  private readonly gaps: ArrivalGaps;
   /** Calls in flight integrated over busy time but a burst's (call-ms), and that time. */
   private heldArea = 0;
   private heldBusyMs = 0;
@@ -101,11 +83,7 @@ export class ConcurrencyLimit {
     this.current = options.initialLimit;
     this.windowStart = now;
     this.changedAt = now;
-    this.bucketEnds = now + this.bucketMs;
-  }
-
-  private get bucketMs(): number {
-    return this.options.windowMs / BUCKETS_PER_WINDOW;
+    this.gaps = new ArrivalGaps(options.windowMs, now);
   }
 
   /** The number of calls that may be in flight now (a stall's backlog included, to `maxLimit`). */
@@ -186,22 +164,7 @@ export class ConcurrencyLimit {
 
   /** Counts a call that arrived, before it is admitted or refused. */
   onArrival(now: number): void {
-    if (now >= this.bucketEnds) this.turnBuckets(now);
-    this.arrivals[this.bucket]++;
-    this.ringArrivals++;
-  }
-
-  private turnBuckets(now: number): void {
-    const ring = this.arrivals;
-    // After a ring's span without a call, everything is empty: no need to turn bucket by bucket.
-    for (let turns = 0; now >= this.bucketEnds && turns < RING_BUCKETS; turns++) {
-      this.bucket = (this.bucket + 1) % RING_BUCKETS;
-      this.ringArrivals -= ring[this.bucket];
-      ring[this.bucket] = 0;
-      this.bucketEnds += this.bucketMs;
-      if (this.bucketsSeen < RING_BUCKETS) this.bucketsSeen++;
-    }
-    if (now >= this.bucketEnds) this.bucketEnds = now + this.bucketMs;
+    this.gaps.onArrival(now);
   }
 
   /**
@@ -223,37 +186,15 @@ export class ConcurrencyLimit {
     this.excess = Math.max(this.excess, room);
     this.burstRoom = room;
     this.excessUntil = Math.max(this.excessUntil, now);
-    this.excessGraceMs = Math.max(this.excessGraceMs, HORIZON_BUCKETS * this.bucketMs);
+    this.excessGraceMs = Math.max(this.excessGraceMs, HORIZON_BUCKETS * this.gaps.bucketMs);
     this.stalled = true;
     return true;
   }
 
-  /** The calls a gap in arrivals just before now held back, with Poisson room (0: no gap). */
+  /** The backlog of a gap in arrivals just before now (0: none, or too close to a full window). */
   private roomAfterGap(now: number): number {
-    if (this.saturated || now - this.saturatedAt < HORIZON_BUCKETS * this.bucketMs) return 0;
-    if (now >= this.bucketEnds) this.turnBuckets(now);
-    const ring = this.arrivals;
-    const at = (back: number) => ring[(this.bucket - back + RING_BUCKETS) % RING_BUCKETS];
-    // Whole buckets before the one being filled, which holds the burst, and those just before
-    // it that hold the burst's start: more than the rate brings, by two deviations.
-    let whole = Math.min(RING_BUCKETS, this.bucketsSeen + 1) - 1;
-    let earlier = this.ringArrivals - at(0);
-    const perBucket = whole > 0 ? earlier / whole : 0;
-    let skip = 0;
-    while (skip < 3 && at(skip + 1) > perBucket + 2 * Math.sqrt(perBucket)) {
-      skip++;
-      earlier -= at(skip);
-      whole--;
-    }
-    let before = 0;
-    let room = 0;
-    for (let span = 1; span <= HORIZON_BUCKETS && whole - span >= MIN_REFERENCE_BUCKETS; span++) {
-      before += at(span + skip);
-      const expected = ((earlier - before) / (whole - span)) * span;
-      const deviation = 2 * Math.sqrt(expected);
-      if (expected - before > deviation) room = Math.max(room, expected - before + deviation);
-    }
-    return Math.ceil(room);
+    if (this.saturated || now - this.saturatedAt < HORIZON_BUCKETS * this.gaps.bucketMs) return 0;
+    return this.gaps.roomAfterGap(now);
   }
 
   /**
