@@ -141,6 +141,33 @@ it('a burst of calls that a pause of the client held back is let in past the lim
   expect(server!.admission!.stats).toMatchObject({ shed: 0, admitted: calls + burst, limit: 8 });
 });
 
+it('with the stall detector off, the time since the server started is no stall: a call over the limit is refused', async () => {
+  // eventLoopDelayMs 0: no detector timer. The admission-time check for an overdue detector
+  // once read the whole second since the start as a stall and raised the limit to maxLimit.
+  // Windows of a second: the limiter learns its arrival rate from one window, and a second of
+  // history is too short for a burst's room (that needs 20 buckets of a tenth of a window).
+  const c = await start({
+    eventLoopDelayMs: 0,
+    windowMs: 1000,
+    minWindowSamples: 3,
+    initialLimit: 4,
+    minLimit: 4,
+    maxLimit: 100,
+  });
+  const began = performance.now();
+  // One call at a time (never half the limit: it does not grow) past the first window's end.
+  for (let i = 0; i < 5000 && performance.now() - began < 1200; i++)
+    expect((await callUnary(c, 'GetItem', { value: 'w1' })).status.code).toBe(grpc.status.OK);
+  const warm = handled;
+  const held = Array.from({ length: 4 }, () => callUnary(c, 'PutItem', {}, { timeoutMs: 10_000 }));
+  await waitUntil(() => handled === warm + 4);
+  const over = await callUnary(c, 'PutItem', {}, { timeoutMs: 10_000 });
+  expect(over.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  expect(handled).toBe(warm + 4);
+  for (const go of release.splice(0)) go();
+  for (const outcome of await Promise.all(held)) expect(outcome.status.code).toBe(grpc.status.OK);
+});
+
 it('under overload the limit comes down and the excess is refused at once, with retry hints', async () => {
   // Each call burns 10 ms of CPU in one task, so the event loop is at least 10 ms late whenever
   // one runs: past a 5 ms threshold however grpc-js batches the reads, on a loaded CI machine too

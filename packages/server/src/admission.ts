@@ -126,9 +126,11 @@ export class AdmissionControl {
   close(): void {
     this.loopDelay?.disable();
     clearInterval(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
-  private readonly stallTimer: NodeJS.Timeout | undefined;
+  /** The stall detector's timer: undefined with `eventLoopDelayMs: 0` and after `close()`. */
+  private stallTimer: NodeJS.Timeout | undefined;
   private tickedAt = performance.now();
 
   /**
@@ -258,10 +260,15 @@ export class AdmissionControl {
     const expectedMs = this.limiter.expectedLatencyMs;
     // A stall the detector has not heard of yet: descheduled in the middle of the poll phase,
     // the process goes on with the requests that phase had read before its timers run. 816 of
-    // 1,630 refusals of a bench run came with the detector's timer 30 ms or more overdue.
-    if (this.overLimit(priority) && now - this.tickedAt >= LOOP_RESOLUTION_MS + STALL_MS)
+    // 1,630 refusals of a bench run came with the detector's timer 30 ms or more overdue. Only
+    // while the detector runs: without its timer, the time since the last tick is no stall.
+    if (
+      this.stallTimer !== undefined &&
+      this.overLimit(priority) &&
+      now - this.tickedAt >= LOOP_RESOLUTION_MS + STALL_MS
+    )
       this.tick();
-    if (this.overLimit(priority) && !this.limiter.admitsBurst(this.count, now)) {
+    if (this.overLimit(priority) && !this.limiter.admitsBurst(this.count, now, SHARE[priority])) {
       const limit = this.limiter.limit;
       this.shedCount++;
       // Ask for the time one admitted call takes: by then a slot is likely free.

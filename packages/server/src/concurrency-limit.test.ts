@@ -265,6 +265,9 @@ describe('ConcurrencyLimit', () => {
     limit.onAdmit(21, 3200);
     expect(limit.admitsBurst(100, 3201)).toBe(true);
     expect(limit.admitsBurst(limit.limit, 3201)).toBe(false);
+    // A sheddable call (three quarters of the limit) stays under its share of the room too.
+    expect(limit.admitsBurst(limit.limit - 1, 3201, 0.75)).toBe(false);
+    expect(limit.admitsBurst(Math.floor(limit.limit * 0.75) - 10, 3201, 0.75)).toBe(true);
 
     const rise = limiter({ initialLimit: 20 });
     arrivals(rise, 0, 3000, 2);

@@ -177,12 +177,13 @@ export class ConcurrencyLimit {
    * shortfall plus two standard deviations, as for a stall of this process, and those calls
    * neither move the limit nor teach it. Never within a horizon (1 s) of a saturated window: at
    * capacity a backlog would not drain (the windows of a client's gap look idle, the ones
-   * around it do not). A rise in demand has no gap before it, and is refused.
+   * around it do not). A rise in demand has no gap before it, and is refused. `share`: the
+   * part of the limit the call's priority may use (sheddable calls stay under theirs).
    */
-  admitsBurst(inFlight: number, now: number): boolean {
+  admitsBurst(inFlight: number, now: number, share = 1): boolean {
     const room = this.roomAfterGap(now);
-    const over = inFlight + 1 - this.current;
-    if (room === 0 || room < over || inFlight + 1 > this.options.maxLimit) return false;
+    if (room === 0 || inFlight + 1 > this.options.maxLimit) return false;
+    if (inFlight + 1 > Math.floor((this.current + room) * share)) return false;
     this.excess = Math.max(this.excess, room);
     this.burstRoom = room;
     this.excessUntil = Math.max(this.excessUntil, now);
