@@ -36,6 +36,10 @@ it("an ejection holds across the connect watchdog's fresh channel, and ends thro
         breaker: false,
         keepalive: { connectTimeoutMs: CONNECT_TIMEOUT_MS },
         loadBalancing: {
+          // p2c picks the cheaper of the two for each call one at a time: after the sick one's
+          // first failure, if that answer was slower than the healthy one's mean, it gets no
+          // call until its estimate decays. A short decay makes that milliseconds, not seconds.
+          decayMs: 100,
           ejection: {
             consecutiveFailures: 2,
             baseEjectionMs: EJECTION_MS,
@@ -46,7 +50,7 @@ it("an ejection holds across the connect watchdog's fresh channel, and ends thro
     ),
   );
   sick.behaviour = { failCode: Status.UNAVAILABLE };
-  for (let i = 0; i < 50 && sick.counters.calls < 2; i++) await callCode(client);
+  for (let i = 0; i < 2000 && sick.counters.calls < 2; i++) await callCode(client);
   expect(sick.counters.calls).toBe(2); // ejected after its second failure in a row
   const ejectedAt = Date.now();
 
