@@ -12,8 +12,6 @@ import {
   REASON_METADATA_KEY,
   STATUS_DETAILS_METADATA_KEY,
   deadlineToMs,
-  enumOption,
-  isPlainObject,
   objectOption,
   retryInfoStatusDetails,
   serviceOf,
@@ -25,9 +23,7 @@ import {
   type ConcurrencyLimitOptions,
   type ResolvedConcurrencyLimitOptions,
 } from './concurrency-limit-options';
-
-/** Request metadata that marks a call's priority: `critical` or `sheddable`. */
-export const PRIORITY_METADATA_KEY = 'grpc-resilience-priority';
+import { SHARE, headerPriority, resolvePriorities, type Priority } from './priority';
 
 /** Sampling interval of the event-loop delay histogram, and the stall detector's tick, ms. */
 const LOOP_RESOLUTION_MS = 10;
@@ -37,15 +33,6 @@ const LOOP_RESOLUTION_MS = 10;
  * One more tick: under it, this machine's timers were late by less at the 99.9th percentile.
  */
 const STALL_MS = 2 * LOOP_RESOLUTION_MS;
-
-/** How much of the limit a call of each priority may use. */
-export type Priority = 'critical' | 'normal' | 'sheddable';
-const PRIORITIES: readonly Priority[] = ['critical', 'normal', 'sheddable'];
-/**
- * Sheddable calls are refused once three quarters of the limit are in use, so they go first;
- * critical ones may exceed the limit by half, so they go last.
- */
-const SHARE: Readonly<Record<Priority, number>> = { sheddable: 0.75, normal: 1, critical: 1.5 };
 
 /** Options of {@link AdmissionControl}: those of the limit, and priorities. */
 export interface AdmissionOptions extends ConcurrencyLimitOptions {
@@ -296,19 +283,4 @@ export class AdmissionControl {
       metadata,
     };
   }
-}
-
-function headerPriority(metadata: Metadata, fallback: Priority): Priority {
-  const value = metadata.get(PRIORITY_METADATA_KEY)[0];
-  return value === 'critical' || value === 'sheddable' ? value : fallback;
-}
-
-function resolvePriorities(value: unknown, path: string): ReadonlyMap<string, Priority> {
-  if (value === undefined) return new Map();
-  if (!isPlainObject(value))
-    throw new ConfigError(path, 'must be an object of priorities by method or service', value);
-  const map = new Map<string, Priority>();
-  for (const [key, priority] of Object.entries(value))
-    map.set(key, enumOption(`${path}.${key}`, priority, 'normal', PRIORITIES));
-  return map;
 }

@@ -30,13 +30,8 @@ export {
 /** gRFC A6's pushback trailer, defined once in the status package (re-exported for callers). */
 export { PUSHBACK_METADATA_KEY } from '@grpc-resilience/status';
 export { drainOnSignal, type DrainOnSignalOptions } from './drain-on-signal';
-export {
-  AdmissionControl,
-  PRIORITY_METADATA_KEY,
-  type AdmissionOptions,
-  type AdmissionStats,
-  type Priority,
-} from './admission';
+export { AdmissionControl, type AdmissionOptions, type AdmissionStats } from './admission';
+export { PRIORITY_METADATA_KEY, type Priority } from './priority';
 export { ConcurrencyLimit } from './concurrency-limit';
 export {
   resolveConcurrencyLimitOptions,
