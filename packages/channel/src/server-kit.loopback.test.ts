@@ -141,8 +141,34 @@ it('at several times the limit, the layer client keeps its breaker closed and wa
   const address = await bind(server, waitingHandler(counts));
   const changes: BreakerStateChange[] = [];
   const client = layerClient(address, changes);
-  // 24 callers, each calling again as soon as it hears back, against 4 slots: six times over.
   const outcomes: CallOutcome[] = [];
+  // First one call against a full server, while the client's throttle has seen too few requests
+  // to refuse anything: its retries reach the server, whatever the storm's dice do below (there
+  // the throttle refuses most retries itself, and in some runs every one).
+  const holders = Array.from({ length: 4 }, (_, i) =>
+    callUnary(
+      client,
+      'GetItem',
+      { value: 'w400' },
+      {
+        metadata: behaviourMetadata({ callId: `holder-${i}` }),
+        timeoutMs: 10_000,
+      },
+    ),
+  );
+  await waitUntil(() => counts.handled === 4);
+  const probe = await callUnary(
+    client,
+    'GetItem',
+    {},
+    {
+      metadata: behaviourMetadata({ callId: 'probe' }),
+      timeoutMs: 10_000,
+    },
+  );
+  outcomes.push(probe, ...(await Promise.all(holders)));
+  expect(attempts.filter((a) => a.callId === 'probe').length).toBeGreaterThan(1);
+  // Then 24 callers, each calling again as soon as it hears back, against 4 slots: six times over.
   await Promise.all(
     Array.from({ length: 24 }, async (_, caller) => {
       for (let i = 0; i < 4; i++) {
