@@ -53,8 +53,18 @@ export interface PairedProcessResult {
   rounds: number;
   calls: number;
   concurrency: number;
-  /** Median client CPU per call (µs) and wall time (ms) of each slot's runs. */
-  slots: { slot: string; variant: string; cpuMicrosPerCall: number; wallMs: number }[];
+  /**
+   * Median client CPU per call (µs) and wall time (ms) of each slot's runs, and each round's
+   * figures (whole run, in round order), so that several runs can be pooled.
+   */
+  slots: {
+    slot: string;
+    variant: string;
+    cpuMicrosPerCall: number;
+    wallMs: number;
+    perRoundCpuMicros: number[];
+    perRoundWallMs: number[];
+  }[];
   /** Per round, the layer's run over the anchor's (slot A): CPU and time. */
   layer: { cpu: Range; time: Range };
   /** Per round, the layer with metrics on over the anchor's run. */
@@ -185,6 +195,8 @@ export async function runPairedProcesses(
       variant,
       cpuMicrosPerCall: median(runs[i].map((r) => r.cpuMicros / calls)),
       wallMs: median(runs[i].map((r) => r.wallMs)),
+      perRoundCpuMicros: runs[i].map((r) => r.cpuMicros),
+      perRoundWallMs: runs[i].map((r) => r.wallMs),
     })),
     layer: { cpu: over(1, 'cpuMicros'), time: over(1, 'wallMs') },
     metricsOn: { cpu: over(2, 'cpuMicros'), time: over(2, 'wallMs') },
