@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@grpc-resilience/status';
@@ -48,6 +48,13 @@ describe('fileSource', () => {
 
   it('a corrupted file or a bad line keeps the last good list and reports the error once', async () => {
     const file = join(dir, 'backends.json');
+    // Each broken content replaces the file whole (written aside, then renamed), so no read lands
+    // in writeFileSync's window between truncation and write: that read would see an empty file,
+    // one more distinct error, and shift the counts this test waits on.
+    const replace = (text: string) => {
+      writeFileSync(`${file}.next`, text);
+      renameSync(`${file}.next`, file);
+    };
     writeFileSync(file, '["a:1","b:2"]');
     const seen: string[][] = [];
     const errors: string[] = [];
@@ -57,11 +64,11 @@ describe('fileSource', () => {
     );
     try {
       await waitUntil(() => seen.length === 1);
-      writeFileSync(file, '["a:1","b:'); // a writer caught half-way
+      replace('["a:1","b:'); // a writer caught half-way
       await waitUntil(() => errors.length === 1);
-      writeFileSync(file, 'a:1\nnot an address\n');
+      replace('a:1\nnot an address\n');
       await waitUntil(() => errors.length === 2);
-      writeFileSync(file, ''); // truncated before the write
+      replace(''); // truncated before the write
       await waitUntil(() => errors.length === 3);
       // Several polls of the same broken file: still one report per distinct error.
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -71,7 +78,7 @@ describe('fileSource', () => {
         expect.stringContaining('no addresses'),
       ]);
       expect(seen).toEqual([['a:1', 'b:2']]);
-      writeFileSync(file, 'c:3\n');
+      replace('c:3\n');
       await waitUntil(() => seen.length === 2);
       expect(seen[1]).toEqual(['c:3']);
     } finally {
