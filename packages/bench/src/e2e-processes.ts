@@ -1,10 +1,10 @@
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as inspector from 'node:inspector/promises';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
 import { startServerProcess } from './bench-server';
-import { cpuMicros, median, ratioSummary } from './measure';
+import { cpuMicros, median, ratioSummary, type RatioRange } from './measure';
 import { prometheusMeterProvider } from './metrics-cost';
 import { table } from './report';
 import { rawDeadlineVariant, resilientClientVariant, type Variant } from './variants';
@@ -47,7 +47,7 @@ interface ProcessRun {
   failed: number;
 }
 
-type Range = { median: number; min: number; max: number };
+type Range = RatioRange;
 
 export interface PairedProcessResult {
   rounds: number;
@@ -154,6 +154,14 @@ function runClientProcess(variant: string, address: string, calls: number, inFli
   });
 }
 
+/** The slots of a round, in their order before rotation: [slot, client variant]. */
+const SLOTS = [
+  ['anchor A', 'raw grpc-js + deadline'],
+  ['layer', 'createResilientClient'],
+  ['layer, metrics on', METRICS_ON],
+  ['anchor B', 'raw grpc-js + deadline'],
+] as const;
+
 /**
  * Issue 13's paired rows, and issue 16's metrics row: each round runs four client processes one
  * after the other, in an order rotated per round (anchor A, the layer, the layer with metrics
@@ -168,29 +176,28 @@ export async function runPairedProcesses(
   calls: number,
   inFlight = 64,
 ): Promise<PairedProcessResult> {
-  const slots = [
-    ['anchor A', 'raw grpc-js + deadline'],
-    ['layer', 'createResilientClient'],
-    ['layer, metrics on', METRICS_ON],
-    ['anchor B', 'raw grpc-js + deadline'],
-  ];
-  const runs: ProcessRun[][] = slots.map(() => []);
+  const runs: ProcessRun[][] = SLOTS.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < slots.length; k++) {
-      const slot = (k + round) % slots.length;
-      runs[slot].push(await runClientProcess(slots[slot][1], address, calls, inFlight));
+    for (let k = 0; k < SLOTS.length; k++) {
+      const slot = (k + round) % SLOTS.length;
+      runs[slot].push(await runClientProcess(SLOTS[slot][1], address, calls, inFlight));
     }
   }
+  return pairedResult(runs, calls, inFlight);
+}
+
+/** The summary of each slot's runs (`runs[slot][round]`), ratios taken per round. */
+function pairedResult(runs: ProcessRun[][], calls: number, inFlight: number): PairedProcessResult {
   const over = (slot: number, key: 'cpuMicros' | 'wallMs', base = 0) =>
     ratioSummary(
       runs[slot].map((r) => r[key]),
       runs[base].map((r) => r[key]),
     );
   return {
-    rounds,
+    rounds: runs[0].length,
     calls,
     concurrency: inFlight,
-    slots: slots.map(([slot, variant], i) => ({
+    slots: SLOTS.map(([slot, variant], i) => ({
       slot,
       variant,
       cpuMicrosPerCall: median(runs[i].map((r) => r.cpuMicros / calls)),
@@ -205,8 +212,42 @@ export async function runPairedProcesses(
   };
 }
 
+/**
+ * Several runs' rounds as one run: one run of nine rounds cannot tell 1.03x from 1.07x here
+ * (identical code gave medians from 1.011x to 1.098x), its pooled rounds can. Each file holds a
+ * run's JSON line (the output of `pairs`, as printed); the runs must share calls and concurrency.
+ */
+export function poolPairedRuns(files: readonly string[]): PairedProcessResult {
+  const results = files.map((file) => {
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((text) => text.startsWith('{'));
+    if (line === undefined) throw new Error(`${file}: no JSON line of a paired run`);
+    return JSON.parse(line) as PairedProcessResult;
+  });
+  const [first] = results;
+  const runs: ProcessRun[][] = SLOTS.map(() => []);
+  for (const [i, result] of results.entries()) {
+    if (result.calls !== first.calls || result.concurrency !== first.concurrency)
+      throw new Error(
+        `${files[i]}: ${result.calls} calls at ${result.concurrency}, not as the first`,
+      );
+    SLOTS.forEach(([slot], k) => {
+      const runSlot = result.slots.find((s) => s.slot === slot);
+      if (runSlot === undefined) throw new Error(`${files[i]}: no slot "${slot}"`);
+      runSlot.perRoundCpuMicros.forEach((cpuMicros, round) =>
+        runs[k].push({ cpuMicros, wallMs: runSlot.perRoundWallMs[round], failed: 0 }),
+      );
+    });
+  }
+  return pairedResult(runs, first.calls, first.concurrency);
+}
+
 export function pairedProcessTable(result: PairedProcessResult): string {
   const r = (x: Range) => `${x.median.toFixed(3)} (${x.min.toFixed(3)}-${x.max.toFixed(3)})`;
+  // The median's 95 % interval: what the run can tell apart (a target inside it is undecided).
+  const ci = (x: Range) =>
+    x.medianLow === undefined ? 'n/a' : `${x.medianLow.toFixed(3)}-${x.medianHigh!.toFixed(3)}`;
   const ratios = [undefined, result.layer, result.metricsOn, result.aa];
   const { cpu, time } = result.metricsOnOverOff;
   return [
@@ -216,26 +257,35 @@ export function pairedProcessTable(result: PairedProcessResult): string {
         'CPU µs/call',
         'wall ms',
         'CPU ratio to A (range)',
+        'its median, 95 %',
         'time ratio to A (range)',
+        'its median, 95 %',
       ],
       result.slots.map((s, i) => [
         `${s.slot}: ${s.variant}`,
         s.cpuMicrosPerCall.toFixed(1),
         s.wallMs.toFixed(0),
         ratios[i] ? r(ratios[i].cpu) : '1',
+        ratios[i] ? ci(ratios[i].cpu) : '',
         ratios[i] ? r(ratios[i].time) : '1',
+        ratios[i] ? ci(ratios[i].time) : '',
       ]),
     ),
-    `metrics on over the layer without, per round: CPU ${r(cpu)}, time ${r(time)} (calls/s: the inverse)`,
+    `metrics on over the layer without, per round: CPU ${r(cpu)} [${ci(cpu)}], time ${r(time)} [${ci(time)}] (calls/s: the inverse)`,
   ].join('\n');
 }
 
 if (require.main === module) {
   // `node e2e-processes.js pairs [rounds] [calls]`: the paired rows alone (for profiling: set
-  // BENCH_CPU_PROFILE_DIR); `node e2e-processes.js client ...` is one of their client processes.
+  // BENCH_CPU_PROFILE_DIR); `node e2e-processes.js pool <file>...`: several runs' printed output
+  // pooled round by round; `node e2e-processes.js client ...` is one of their client processes.
   const [mode, ...args] = process.argv.slice(2);
   if (mode === 'client') void clientProcess(args);
-  else if (mode === 'pairs') {
+  else if (mode === 'pool') {
+    const result = poolPairedRuns(args);
+    console.log(pairedProcessTable(result));
+    console.log(JSON.stringify(result));
+  } else if (mode === 'pairs') {
     void (async () => {
       const server = await startServerProcess('bare');
       try {

@@ -26,11 +26,52 @@ export function abbaOrder<T>(raw: T, others: readonly T[], round: number): T[] {
   return [raw, ...rotated, ...[...rotated].reverse(), raw];
 }
 
-/** Per-round ratios of a variant to raw: median and range. */
-export function ratioSummary(
-  variant: readonly number[],
-  raw: readonly number[],
-): { median: number; min: number; max: number } {
+/** A median with its range and, from 6 values up, a 95 % confidence interval. */
+export interface RatioRange {
+  median: number;
+  min: number;
+  max: number;
+  /** The median's 95 % confidence interval; undefined under 6 values (no such interval). */
+  medianLow?: number;
+  medianHigh?: number;
+}
+
+/** Per-round ratios of a variant to raw: median, range and the median's 95 % interval. */
+export function ratioSummary(variant: readonly number[], raw: readonly number[]): RatioRange {
   const ratios = variant.map((value, i) => value / raw[i]);
-  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+  const summary: RatioRange = {
+    median: median(ratios),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+  };
+  const interval = medianInterval(ratios);
+  if (interval !== undefined) [summary.medianLow, summary.medianHigh] = interval;
+  return summary;
+}
+
+/**
+ * A distribution-free confidence interval of the median (the sign test's): the k-th smallest
+ * and k-th largest of n values, with k the largest count such that fewer than k of n values fall
+ * below the true median with probability at most (1 - confidence) / 2 (binomial, p = 1/2). It
+ * assumes nothing of the values' distribution, which for per-round ratios on a shared machine is
+ * skewed and heavy-tailed. Undefined when n is too small for `confidence` (under 6 at 95 %).
+ */
+export function medianInterval(
+  values: readonly number[],
+  confidence = 0.95,
+): [number, number] | undefined {
+  const n = values.length;
+  const tail = (1 - confidence) / 2;
+  // P(X <= j) for X ~ Binomial(n, 1/2), accumulated while it stays within the tail.
+  let pmf = 0.5 ** n;
+  let cdf = pmf;
+  let k = 0;
+  while (cdf <= tail && k < n) {
+    k++;
+    pmf = (pmf * (n - k + 1)) / k;
+    cdf += pmf;
+  }
+  if (k === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return [sorted[k - 1], sorted[n - k]];
 }
